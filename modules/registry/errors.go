@@ -1,0 +1,46 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// StatusError is an error that carries the HTTP status the client gets.
+type StatusError struct {
+	Status int
+	Err    error
+}
+
+// Error makes a StatusError. err may be nil when the status says it all.
+func Error(status int, err error) error {
+	return &StatusError{Status: status, Err: err}
+}
+
+// Errorf makes a StatusError with a formatted message.
+func Errorf(status int, format string, args ...any) error {
+	return &StatusError{Status: status, Err: fmt.Errorf(format, args...)}
+}
+
+func (e *StatusError) Error() string {
+	if e.Err == nil {
+		return http.StatusText(e.Status)
+	}
+	return e.Err.Error()
+}
+
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// StatusOf returns the status an error maps to: the StatusError's, 413
+// for a body over the limit, else 500.
+func StatusOf(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}

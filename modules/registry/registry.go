@@ -1,0 +1,186 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Phase orders the stages of a vhost's pipeline: a request passes the
+// stages of lower phases first. This table is the one place the order is
+// set.
+type Phase int
+
+const (
+	// PhaseHeaders holds stages that inspect or adjust every request and
+	// response before anything is routed (header rules, access control).
+	PhaseHeaders Phase = 100
+	// PhaseRedirect holds stages that may answer with a redirect before
+	// any content is looked up (redirect).
+	PhaseRedirect Phase = 200
+	// PhaseMount holds stages bound to a URL prefix, the block's first
+	// label: of all mounts of a vhost only the one with the longest
+	// matching prefix runs (alias, script_alias, wsgi_script_alias).
+	PhaseMount Phase = 300
+	// PhaseContent holds the fallback that serves document_root when no
+	// mount matched (static). A vhost has at most one such stage.
+	PhaseContent Phase = 400
+)
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseHeaders:
+		return "headers"
+	case PhaseRedirect:
+		return "redirect"
+	case PhaseMount:
+		return "mount"
+	case PhaseContent:
+		return "content"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// Info describes a module: the vhost block type it owns and how to make a
+// fresh instance for each block of that type.
+type Info struct {
+	Name   string   // HCL block type, e.g. "script_alias"
+	Labels []string // names of the block's labels, e.g. {"url_prefix"}
+	Phase  Phase    // position in the pipeline
+	Doc    string   // one line for httpd -l
+	New    func() Module
+	// Implicit, for a PhaseContent module, makes the core add one instance
+	// with default settings to every vhost that has a document_root and no
+	// block of this type.
+	Implicit bool
+}
+
+// Module is one configured instance of a module: one block of a vhost.
+type Module interface {
+	// Decode reads the block with the module's own schema. It has no side
+	// effects; every problem is a diagnostic pointing into the file.
+	Decode(b *hcl.Block, dc *DecodeContext) hcl.Diagnostics
+	// Provision acquires what the stage needs to serve (open roots, start
+	// worker pools). It runs once per generation, before Wrap.
+	Provision(ctx context.Context, env *Env) error
+	// Wrap returns the stage's handler. For PhaseMount and PhaseContent
+	// modules next is what runs when the stage has nothing to serve; for
+	// others it is the rest of the pipeline.
+	Wrap(next Handler) Handler
+}
+
+// Validator is implemented by modules with checks beyond decoding, such
+// as that a path exists. Validate must not change anything: httpd -t
+// runs it.
+type Validator interface {
+	Validate(dc *DecodeContext) hcl.Diagnostics
+}
+
+// Cleaner is implemented by modules that hold resources (processes,
+// sockets). Cleanup runs once when the generation retires, also after a
+// failed or partial Provision, and must stop every goroutine and child
+// process the module started.
+type Cleaner interface {
+	Cleanup() error
+}
+
+// Describer is implemented by modules that can say in one line what they
+// serve, for httpd -S.
+type Describer interface {
+	Describe() string
+}
+
+// DecodeContext is what a module may know while decoding and validating.
+type DecodeContext struct {
+	Eval         *hcl.EvalContext
+	ServerRoot   string // absolute
+	DocumentRoot string // absolute, or "" when the vhost has none
+	DataDir      string // absolute
+	VHost        string // the vhost's name
+	File         string // the config file, for messages
+}
+
+// Env is what a module gets to serve with.
+type Env struct {
+	Logger       *slog.Logger // carries module and vhost attributes
+	VHost        string
+	ServerRoot   string
+	DocumentRoot string
+	DataDir      string
+	// Dispatch re-enters the vhost's pipeline with a new request, for
+	// internal redirects. It is valid once the generation serves.
+	Dispatch func(w http.ResponseWriter, r *http.Request)
+}
+
+// Handler serves one request of a pipeline stage. A handler that returns
+// an error before writing anything lets the vhost answer: the status comes
+// from a *StatusError (500 for any other error) and the client sees fixed
+// text only, while the error goes to the error log.
+type Handler interface {
+	ServeHTTP(w http.ResponseWriter, r *http.Request) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP calls f(w, r).
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+var (
+	mu      sync.RWMutex // guards modules
+	modules = map[string]*Info{}
+)
+
+// Register adds a module. It is meant for init functions and panics on a
+// nil New, an empty name or a name registered twice: those are
+// programming errors.
+func Register(info Info) {
+	if info.Name == "" || info.New == nil {
+		panic("registry: Register needs a name and a New function")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := modules[info.Name]; dup {
+		panic("registry: module " + info.Name + " registered twice")
+	}
+	modules[info.Name] = &info
+}
+
+// Lookup returns the module that owns block type name.
+func Lookup(name string) (*Info, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	info, ok := modules[name]
+	return info, ok
+}
+
+// Modules lists the registered modules by phase, then name.
+func Modules() []*Info {
+	mu.RLock()
+	list := make([]*Info, 0, len(modules))
+	for _, m := range modules {
+		list = append(list, m)
+	}
+	mu.RUnlock()
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].Phase != list[j].Phase {
+			return list[i].Phase < list[j].Phase
+		}
+		return list[i].Name < list[j].Name
+	})
+	return list
+}
+
+// Names lists the registered block types in the order of Modules.
+func Names() []string {
+	var names []string
+	for _, m := range Modules() {
+		names = append(names, m.Name)
+	}
+	return names
+}

@@ -1,0 +1,86 @@
+package vhost
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// responseWriter records what the access log needs and forwards the
+// optional interfaces net/http's writer has, so that sendfile (via
+// io.ReaderFrom), flushing and hijacking still work through it.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	abort       bool // the handler failed mid-response
+	start       time.Time
+}
+
+var rwPool = sync.Pool{New: func() any { return new(responseWriter) }}
+
+var serverHeader = []string{"httpd"}
+
+func newResponseWriter(w http.ResponseWriter, r *http.Request) *responseWriter {
+	rw := rwPool.Get().(*responseWriter)
+	*rw = responseWriter{ResponseWriter: w, status: http.StatusOK, start: time.Now()}
+	w.Header()["Server"] = serverHeader
+	return rw
+}
+
+func (rw *responseWriter) release() {
+	rw.ResponseWriter = nil
+	rwPool.Put(rw)
+}
+
+func (rw *responseWriter) WriteHeader(code int) {
+	if !rw.wroteHeader {
+		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+			rw.ResponseWriter.WriteHeader(code) // informational: the real status follows
+			return
+		}
+		rw.status = code
+		rw.wroteHeader = true
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *responseWriter) Write(p []byte) (int, error) {
+	rw.wroteHeader = true
+	n, err := rw.ResponseWriter.Write(p)
+	rw.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom lets net/http send files with sendfile.
+func (rw *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	rw.wroteHeader = true
+	var n int64
+	var err error
+	if rf, ok := rw.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(rw.ResponseWriter, src)
+	}
+	rw.bytes += n
+	return n, err
+}
+
+func (rw *responseWriter) Flush() {
+	rw.wroteHeader = true
+	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	rw.wroteHeader = true
+	return http.NewResponseController(rw.ResponseWriter).Hijack()
+}
+
+// Unwrap gives http.ResponseController the writer beneath.
+func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

@@ -1,0 +1,415 @@
+package vhost
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"httpd/conf"
+)
+
+// Server runs generations of a config on a set of listeners.
+type Server struct {
+	log *slog.Logger
+
+	mu        sync.Mutex // guards listeners and serializes Start, Reload and Shutdown
+	listeners map[string]*listener
+	stopping  bool
+
+	gen atomic.Pointer[generation]
+}
+
+// New returns a server that logs errors to log.
+func New(log *slog.Logger) *Server {
+	return &Server{log: log, listeners: map[string]*listener{}}
+}
+
+// generation is one config with its provisioned sites and host tables.
+type generation struct {
+	cfg      *conf.Config
+	sites    []*site
+	tables   map[string]*hostTable // listener address → names; plain listeners of TLS vhosts map to redirect sites
+	access   *accessLog
+	certs    *certManager // nil when no vhost uses tls = "auto" or "internal"
+	inflight atomic.Int64
+	retired  chan struct{} // closed when the generation is swapped out
+}
+
+// acquire pins the current generation for one request.
+func (s *Server) acquire() *generation {
+	for {
+		g := s.gen.Load()
+		g.inflight.Add(1)
+		if s.gen.Load() == g {
+			return g
+		}
+		g.release() // swapped meanwhile: pin the new one
+	}
+}
+
+func (g *generation) release() { g.inflight.Add(-1) }
+
+// build provisions every vhost of cfg. On error nothing is left running.
+func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog) (*generation, error) {
+	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access, retired: make(chan struct{})}
+	if err := g.startCerts(ctx, log); err != nil {
+		return nil, err
+	}
+	for _, v := range cfg.VHosts {
+		st, err := newSite(ctx, v, cfg, log, access)
+		if err != nil {
+			g.cleanup()
+			return nil, err
+		}
+		g.sites = append(g.sites, st)
+		if err := st.loadCert(g.certs); err != nil {
+			g.cleanup()
+			return nil, err
+		}
+		var redirect *site
+		for _, l := range v.Listeners {
+			t := g.tables[l.Addr]
+			if t == nil {
+				t = newHostTable()
+				g.tables[l.Addr] = t
+			}
+			target := st
+			if !l.TLS && v.TLS.Mode != conf.TLSOff {
+				if redirect == nil {
+					redirect = &site{v: v, log: st.log, handler: httpsRedirect(tlsPort(v)), access: access}
+				}
+				target = redirect
+			}
+			t.add(target, v.Names(), v.Default)
+		}
+	}
+	return g, nil
+}
+
+// tlsPort is the port of the vhost's first TLS listener.
+func tlsPort(v *conf.VHost) string {
+	for _, l := range v.Listeners {
+		if l.TLS {
+			_, p, _ := net.SplitHostPort(l.Addr)
+			return p
+		}
+	}
+	return "443"
+}
+
+func (g *generation) cleanup() {
+	for i := len(g.sites) - 1; i >= 0; i-- {
+		g.sites[i].cleanup()
+	}
+	g.stopCerts()
+}
+
+// retire cleans the generation up once its admitted requests are done, or
+// when ctx ends.
+func (g *generation) retire(ctx context.Context, log *slog.Logger) {
+	close(g.retired)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for g.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			log.Warn("cleaning up a generation with requests still running", "requests", g.inflight.Load())
+			g.cleanup()
+			return
+		case <-t.C:
+		}
+	}
+	g.cleanup()
+	if err := g.access.Close(); err != nil {
+		log.Error("closing access log", "err", err)
+	}
+}
+
+// Start builds the first generation from cfg and opens its listeners. The
+// access log goes to accessOut (nil for none).
+func (s *Server) Start(ctx context.Context, cfg *conf.Config, accessOut io.WriteCloser) error {
+	return s.load(ctx, cfg, accessOut, true)
+}
+
+// Reload builds a new generation from cfg and swaps it in. If anything
+// fails the running generation keeps serving and the error says why.
+func (s *Server) Reload(ctx context.Context, cfg *conf.Config, accessOut io.WriteCloser) error {
+	return s.load(ctx, cfg, accessOut, false)
+}
+
+func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteCloser, first bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return errors.New("server is shutting down")
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	access := newAccessLog(accessOut, cfg.Log.Format)
+
+	// Open new listeners first: a port that cannot be bound fails the
+	// load before anything changes.
+	want := map[string]conf.Listener{}
+	h2c := map[string]bool{}
+	for _, v := range cfg.VHosts {
+		for _, l := range v.Listeners {
+			want[l.Addr] = l
+			h2c[l.Addr] = h2c[l.Addr] || v.H2C
+		}
+	}
+	var opened []*listener
+	for addr, l := range want {
+		if _, ok := s.listeners[addr]; ok {
+			continue
+		}
+		nl, err := s.listen(addr, l.TLS, h2c[addr], cfg.Server.Limits)
+		if err != nil {
+			for _, o := range opened {
+				o.ln.Close()
+			}
+			_ = access.Close()
+			return err
+		}
+		opened = append(opened, nl)
+	}
+
+	g, err := build(ctx, cfg, s.log, access)
+	if err != nil {
+		for _, o := range opened {
+			o.ln.Close()
+		}
+		_ = access.Close()
+		return err
+	}
+
+	old := s.gen.Swap(g)
+	for _, nl := range opened {
+		s.listeners[nl.addr] = nl
+		go nl.serve(s.log)
+		s.log.Info("listening", "addr", nl.ln.Addr().String(), "requested", nl.addr, "tls", nl.tls)
+	}
+	for addr, l := range s.listeners {
+		if _, ok := want[addr]; !ok {
+			delete(s.listeners, addr)
+			go l.shutdown(context.Background(), s.log)
+			s.log.Info("listener closed", "addr", addr)
+			continue
+		}
+		if l.limits != cfg.Server.Limits {
+			s.log.Warn("server.limits changed: new timeouts and header limits apply to listeners opened after a restart; max_body_bytes applies now", "addr", addr)
+		}
+	}
+	if old != nil {
+		go old.retire(context.Background(), s.log)
+	}
+	if !first {
+		s.log.Info("config reloaded", "file", cfg.File, "vhosts", len(cfg.VHosts))
+	}
+	return nil
+}
+
+// Addrs returns the bound address of every listener, keyed by the
+// address the config gave.
+func (s *Server) Addrs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]string{}
+	for k, l := range s.listeners {
+		m[k] = l.ln.Addr().String()
+	}
+	return m
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then cleans up every module (stopping CGI and WSGI children).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping = true
+	ls := make([]*listener, 0, len(s.listeners))
+	for _, l := range s.listeners {
+		ls = append(ls, l)
+	}
+	s.listeners = map[string]*listener{}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(ls))
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.shutdown(ctx, s.log)
+		}()
+	}
+	wg.Wait()
+	if g := s.gen.Load(); g != nil {
+		g.retire(ctx, s.log)
+	}
+	return errors.Join(errs...)
+}
+
+// listener is one bound address with the http.Server serving it. It lives
+// across generations.
+type listener struct {
+	s      *Server
+	addr   string
+	tls    bool
+	ln     net.Listener
+	srv    *http.Server
+	limits conf.Limits
+}
+
+func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits) (*listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	if useTLS {
+		protos.SetHTTP2(true)
+	} else if h2c {
+		protos.SetUnencryptedHTTP2(true)
+	}
+	maxHeader := int(lim.MaxHeaderBytes)
+	l.srv = &http.Server{
+		Handler:           l,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    maxHeader,
+		Protocols:         &protos,
+		ErrorLog:          slog.NewLogLogger(s.log.With("addr", addr).Handler(), slog.LevelInfo),
+		ConnContext:       connContext,
+	}
+	ln = &watchListener{Listener: ln, log: s.log}
+	if useTLS {
+		cfg := l.tlsConfig()
+		l.srv.TLSConfig = cfg
+		ln = tls.NewListener(ln, cfg)
+	}
+	l.ln = ln
+	return l, nil
+}
+
+func (l *listener) serve(log *slog.Logger) {
+	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("listener stopped", "addr", l.addr, "err", err)
+	}
+}
+
+func (l *listener) shutdown(ctx context.Context, log *slog.Logger) error {
+	err := l.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown timeout: closing connections with requests still running", "addr", l.addr)
+		err = l.srv.Close()
+	}
+	return err
+}
+
+// ServeHTTP picks the vhost for the request and runs its pipeline.
+func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := l.s.acquire()
+	defer g.release()
+	t := g.tables[l.addr]
+	if t == nil { // the listener is closing: this config does not use it
+		w.Header().Set("Connection", "close")
+		writeError(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	st := t.match(r.Host)
+	if r.TLS != nil && r.TLS.ServerName != "" {
+		if sni := t.match(r.TLS.ServerName); sni != st && sni != nil {
+			sni.log.Info("request failed", "method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr,
+				"status", http.StatusMisdirectedRequest, "err", fmt.Errorf("host %q is not served under the TLS server name %q", r.Host, r.TLS.ServerName))
+			writeError(w, r, http.StatusMisdirectedRequest)
+			return
+		}
+	}
+	requestStarted(r)
+	if r.TLS == nil && g.certs != nil && g.certs.httpChallenge(w, r) {
+		return
+	}
+	if st == nil {
+		writeError(w, r, http.StatusNotFound)
+		return
+	}
+	st.serve(w, r)
+}
+
+// Describe prints the virtual host table, for httpd -S.
+func Describe(cfg *conf.Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ServerRoot: %s\nConfig: %s\nData dir: %s\n", cfg.ServerRoot, cfg.File, cfg.Server.DataDir)
+	byAddr := map[string][]*conf.VHost{}
+	tlsAddr := map[string]bool{}
+	for _, v := range cfg.VHosts {
+		for _, l := range v.Listeners {
+			byAddr[l.Addr] = append(byAddr[l.Addr], v)
+			tlsAddr[l.Addr] = l.TLS
+		}
+	}
+	addrs := make([]string, 0, len(byAddr))
+	for a := range byAddr {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		proto := "http"
+		if tlsAddr[a] {
+			proto = "https"
+		}
+		fmt.Fprintf(&b, "%s (%s):\n", a, proto)
+		def := byAddr[a][0]
+		for _, v := range byAddr[a] {
+			if v.Default {
+				def = v
+			}
+		}
+		for _, v := range byAddr[a] {
+			mark := ""
+			if v == def {
+				mark = " (default)"
+			}
+			fmt.Fprintf(&b, "    %s%s  %s:%d\n", v.Name, mark, v.DefRange.Filename, v.DefRange.Start.Line)
+			if len(v.Aliases) > 0 {
+				fmt.Fprintf(&b, "        aliases: %s\n", strings.Join(v.Aliases, ", "))
+			}
+		}
+	}
+	for _, v := range cfg.VHosts {
+		fmt.Fprintf(&b, "vhost %s:\n", v.Name)
+		if v.DocumentRoot != "" {
+			fmt.Fprintf(&b, "    document_root: %s\n", v.DocumentRoot)
+		}
+		if v.TLS.Mode != conf.TLSOff {
+			fmt.Fprintf(&b, "    tls: %s\n", v.TLS.Mode)
+		}
+		for _, mb := range v.Modules {
+			desc := ""
+			if d, ok := mb.Module.(interface{ Describe() string }); ok {
+				desc = d.Describe()
+			}
+			label := mb.Info.Name
+			if p := mb.Prefix(); p != "" {
+				label += " " + p
+			}
+			fmt.Fprintf(&b, "    %-28s %s\n", label, desc)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,200 @@
+package vhost
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+
+	"httpd/conf"
+	"httpd/modules/registry"
+)
+
+// site is one vhost of a generation: its provisioned modules and the
+// handler they form.
+type site struct {
+	v       *conf.VHost
+	log     *slog.Logger
+	handler registry.Handler
+	// provisioned lists the modules whose Provision was called, in order,
+	// so cleanup reaches each of them once.
+	provisioned []*conf.ModuleBlock
+	cert        func(*tls.ClientHelloInfo) (*tls.Certificate, error) // nil without TLS
+	maxBody     int64
+	access      *accessLog
+}
+
+// mount is a PhaseMount stage and its prefix.
+type mount struct {
+	prefix  string
+	handler registry.Handler
+}
+
+// router sends a request to the mount with the longest matching prefix,
+// else to the content stage.
+type router struct {
+	mounts  []mount // longest prefix first
+	content registry.Handler
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	p := r.URL.Path
+	for i := range rt.mounts {
+		if registry.MatchPrefix(rt.mounts[i].prefix, p) {
+			return rt.mounts[i].handler.ServeHTTP(w, r)
+		}
+	}
+	return rt.content.ServeHTTP(w, r)
+}
+
+var notFound = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return errNotFound
+})
+
+var errNotFound = registry.Error(http.StatusNotFound, errors.New("no file or mount matches the path"))
+
+// newSite provisions a vhost's modules and builds its pipeline. On error
+// every module provisioned so far has been cleaned up.
+func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Logger, access *accessLog) (*site, error) {
+	st := &site{v: v, log: log.With("vhost", v.Name), maxBody: cfg.Server.Limits.MaxBodyBytes, access: access}
+	var rt router
+	rt.content = notFound
+	var outer []*conf.ModuleBlock
+	for _, mb := range v.Modules {
+		env := &registry.Env{
+			Logger:       st.log.With("module", mb.Info.Name),
+			VHost:        v.Name,
+			ServerRoot:   cfg.ServerRoot,
+			DocumentRoot: v.DocumentRoot,
+			DataDir:      cfg.Server.DataDir,
+			Dispatch:     st.dispatch,
+		}
+		st.provisioned = append(st.provisioned, mb)
+		if err := mb.Module.Provision(ctx, env); err != nil {
+			st.cleanup()
+			where := mb.Info.Name
+			if p := mb.Prefix(); p != "" {
+				where += " " + p
+			}
+			return nil, fmt.Errorf("vhost %s: %s (%s:%d): %w", v.Name, where, mb.DefRange.Filename, mb.DefRange.Start.Line, err)
+		}
+		switch mb.Info.Phase {
+		case registry.PhaseMount:
+			rt.mounts = append(rt.mounts, mount{prefix: mb.Prefix(), handler: mb.Module.Wrap(notFound)})
+		case registry.PhaseContent:
+			rt.content = mb.Module.Wrap(notFound)
+		default:
+			outer = append(outer, mb)
+		}
+	}
+	sort.SliceStable(rt.mounts, func(i, j int) bool { return len(rt.mounts[i].prefix) > len(rt.mounts[j].prefix) })
+	var h registry.Handler = &rt
+	if len(rt.mounts) == 0 {
+		h = rt.content
+	}
+	for i := len(outer) - 1; i >= 0; i-- {
+		h = outer[i].Module.Wrap(h)
+	}
+	st.handler = h
+	return st, nil
+}
+
+// cleanup releases every provisioned module, last first.
+func (st *site) cleanup() {
+	for i := len(st.provisioned) - 1; i >= 0; i-- {
+		mb := st.provisioned[i]
+		if c, ok := mb.Module.(registry.Cleaner); ok {
+			if err := c.Cleanup(); err != nil {
+				st.log.Error("module cleanup failed", "module", mb.Info.Name, "err", err)
+			}
+		}
+	}
+	st.provisioned = nil
+}
+
+// dispatch runs the pipeline for a request and answers errors. Modules
+// reach it through Env.Dispatch for internal redirects.
+func (st *site) dispatch(w http.ResponseWriter, r *http.Request) {
+	if err := st.handler.ServeHTTP(w, r); err != nil {
+		st.fail(w, r, err)
+	}
+}
+
+// serve is the entry for a request routed to this site.
+func (st *site) serve(w http.ResponseWriter, r *http.Request) {
+	rw := newResponseWriter(w, r)
+	defer rw.release()
+	if st.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > st.maxBody {
+			st.fail(rw, r, registry.Errorf(http.StatusRequestEntityTooLarge,
+				"request body of %d bytes is over server.limits.max_body_bytes (%d)", r.ContentLength, st.maxBody))
+			st.access.log(rw, r, st.v.Name)
+			return
+		}
+		r.Body = http.MaxBytesReader(rw, r.Body, st.maxBody)
+	}
+	st.dispatch(rw, r)
+	st.access.log(rw, r, st.v.Name)
+	if rw.abort {
+		// Cut the connection: the client must not take a partial body
+		// for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// fail answers a request whose handler returned err: the status page if
+// nothing was written yet, and one error-log line.
+func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := registry.StatusOf(err)
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status == http.StatusNotFound:
+		level = slog.LevelDebug
+	}
+	rw, _ := w.(*responseWriter)
+	if rw != nil && rw.wroteHeader {
+		level = slog.LevelError
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelInfo
+		}
+		st.log.Log(r.Context(), level, "request failed after the response began",
+			"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "status", rw.status, "err", err)
+		rw.abort = true
+		return
+	}
+	if st.log.Enabled(r.Context(), level) {
+		st.log.Log(r.Context(), level, "request failed",
+			"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "status", status, "err", err)
+	}
+	writeError(w, r, status)
+}
+
+// writeError sends the fixed status page for status.
+func writeError(w http.ResponseWriter, r *http.Request, status int) {
+	h := w.Header()
+	for k := range h {
+		if k != "Allow" && k != "Retry-After" && k != "Location" && k != "Server" {
+			delete(h, k)
+		}
+	}
+	text := http.StatusText(status)
+	if text == "" {
+		text = "Error"
+	}
+	body := fmt.Sprintf("<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%d %s</h1></body></html>\n", status, text, status, text)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", fmt.Sprint(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
