@@ -1,0 +1,190 @@
+package static
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"httpd/modules/registry"
+)
+
+func init() {
+	registry.Register(registry.Info{
+		Name:     "static",
+		Phase:    registry.PhaseContent,
+		Doc:      "serve files from document_root (index files, listings, ranges)",
+		New:      func() registry.Module { return new(Module) },
+		Implicit: true,
+	})
+}
+
+// OptionAttributes is the schema of the attributes Options are decoded
+// from, for modules that embed the file server's settings (alias).
+var OptionAttributes = []hcl.AttributeSchema{
+	{Name: "index"},
+	{Name: "browse"},
+	{Name: "dotfiles"},
+	{Name: "cache_control"},
+}
+
+// DefaultIndex is the index list used when a block sets none.
+var DefaultIndex = []string{"index.html"}
+
+// DecodeOptions reads the attributes of OptionAttributes from a block's
+// content, with their defaults for absent ones. Index names must be plain
+// file names.
+func DecodeOptions(content *hcl.BodyContent, dc *registry.DecodeContext) (Options, hcl.Diagnostics) {
+	var o Options
+	var diags, d hcl.Diagnostics
+	o.Index, d = registry.StringList(content, "index", dc.Eval, DefaultIndex)
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["index"]; ok && !d.HasErrors() {
+		for _, name := range o.Index {
+			if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+				diags = append(diags, registry.AttrError(attr, "Invalid index file name",
+					fmt.Sprintf("%q is not a file name: index lists names looked up in each directory, such as \"index.html\".", name)))
+			}
+		}
+	}
+	o.Browse, d = registry.Bool(content, "browse", dc.Eval, false)
+	diags = append(diags, d...)
+	o.Dotfiles, d = registry.Bool(content, "dotfiles", dc.Eval, false)
+	diags = append(diags, d...)
+	o.CacheControl, d = registry.String(content, "cache_control", dc.Eval, "")
+	diags = append(diags, d...)
+	if attr, ok := content.Attributes["cache_control"]; ok && strings.ContainsAny(o.CacheControl, "\r\n\x00") {
+		diags = append(diags, registry.AttrError(attr, "Invalid cache_control",
+			"cache_control is one header value and cannot hold line breaks."))
+	}
+	return o, diags
+}
+
+// Module is the static block: it serves the vhost's document_root. A vhost
+// with a document_root and no static block gets one with the defaults.
+type Module struct {
+	opts     Options
+	defRange hcl.Range // the block, for diagnostics; zero for the implicit one
+	root     string    // document_root, set by Provision
+	fs       *FileServer
+}
+
+// Decode reads the block's attributes. A nil block (the implicit instance)
+// leaves the defaults.
+func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostics {
+	m.opts = Options{Index: DefaultIndex}
+	if b == nil {
+		return nil
+	}
+	m.defRange = b.DefRange
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: OptionAttributes})
+	opts, d := DecodeOptions(content, dc)
+	m.opts = opts
+	return append(diags, d...)
+}
+
+// Validate checks that the vhost has a document_root and that it is a
+// directory.
+func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
+	var subject *hcl.Range
+	if m.defRange != (hcl.Range{}) {
+		subject = m.defRange.Ptr()
+	}
+	diag := func(summary, detail string) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject}}
+	}
+	if dc.DocumentRoot == "" {
+		return diag("Missing document_root", fmt.Sprintf("The static block of vhost %q serves document_root: set document_root in the vhost.", dc.VHost))
+	}
+	fi, err := os.Stat(dc.DocumentRoot)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return diag("Missing document_root", fmt.Sprintf("The document_root of vhost %q, %s, does not exist.", dc.VHost, dc.DocumentRoot))
+	case err != nil:
+		return diag("Unreadable document_root", fmt.Sprintf("The document_root of vhost %q cannot be read: %s.", dc.VHost, err))
+	case !fi.IsDir():
+		return diag("Invalid document_root", fmt.Sprintf("The document_root of vhost %q, %s, is not a directory.", dc.VHost, dc.DocumentRoot))
+	}
+	return nil
+}
+
+// Provision opens the document root.
+func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
+	m.root = env.DocumentRoot
+	if m.root == "" {
+		return fmt.Errorf("static: vhost %s has no document_root", env.VHost)
+	}
+	s, err := NewFileServer(m.root, m.opts)
+	if err != nil {
+		return err
+	}
+	if s.file != "" {
+		s.Close()
+		return fmt.Errorf("static %s: document_root is not a directory", m.root)
+	}
+	m.fs = s
+	if env.Logger != nil {
+		env.Logger.Debug("static: serving", "root", m.root, "browse", m.opts.Browse, "dotfiles", m.opts.Dotfiles)
+	}
+	return nil
+}
+
+// Wrap returns the handler serving r.URL.Path below document_root. A
+// missing file runs next; every other failure is returned (see
+// FileServer.Serve).
+func (m *Module) Wrap(next registry.Handler) registry.Handler {
+	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if !strings.HasPrefix(r.URL.Path, "/") {
+			return registry.Errorf(http.StatusNotFound, "static: path %q is not absolute", r.URL.Path)
+		}
+		return ServeOrNext(m.fs, w, r, r.URL.Path, next)
+	})
+}
+
+// ServeOrNext calls s.Serve and, when the file is simply missing, hands
+// the request to next instead (when next is not nil).
+func ServeOrNext(s *FileServer, w http.ResponseWriter, r *http.Request, urlPath string, next registry.Handler) error {
+	err := s.Serve(w, r, urlPath)
+	if err != nil && next != nil && errors.Is(err, fs.ErrNotExist) && registry.StatusOf(err) == http.StatusNotFound {
+		return next.ServeHTTP(w, r)
+	}
+	return err
+}
+
+// Cleanup closes the document root.
+func (m *Module) Cleanup() error {
+	if m.fs == nil {
+		return nil
+	}
+	err := m.fs.Close()
+	m.fs = nil
+	return err
+}
+
+// Describe says what the block serves, for httpd -S.
+func (m *Module) Describe() string {
+	root := m.root
+	if root == "" {
+		root = "document_root"
+	}
+	return fmt.Sprintf("static %s (browse %s, dotfiles %s, index %s)", root, onOff(m.opts.Browse), onOff(m.opts.Dotfiles), strings.Join(m.opts.Index, " "))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+var (
+	_ registry.Module    = (*Module)(nil)
+	_ registry.Validator = (*Module)(nil)
+	_ registry.Cleaner   = (*Module)(nil)
+	_ registry.Describer = (*Module)(nil)
+)
