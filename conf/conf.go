@@ -260,7 +260,10 @@ func (d *decoder) decode(body hcl.Body) hcl.Diagnostics {
 }
 
 func (d *decoder) path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(d.cfg.ServerRoot, p)

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"httpd/conf"
+)
+
+// logs owns the error log. Its logger stays the same across reloads while
+// the file and level behind it may change.
+type logs struct {
+	logger *slog.Logger
+	level  slog.LevelVar
+	out    *swapWriter
+}
+
+func newLogs(stderr io.Writer) *logs {
+	l := &logs{out: &swapWriter{w: nopCloser{stderr}}}
+	l.logger = slog.New(slog.NewTextHandler(l.out, &slog.HandlerOptions{Level: &l.level}))
+	return l
+}
+
+// apply points the error log at cfg's destination and level.
+func (l *logs) apply(cfg conf.Log) error {
+	w, err := openLog(cfg.Error)
+	if err != nil {
+		return fmt.Errorf("error log: %w", err)
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	l.level.Set(lv)
+	l.out.swap(w)
+	return nil
+}
+
+func (l *logs) close() { l.out.swap(nil) }
+
+// swapWriter is an io.Writer whose target can be replaced while in use.
+type swapWriter struct {
+	mu sync.Mutex // guards w; serializes writes
+	w  io.Writer
+}
+
+func (s *swapWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return os.Stderr.Write(p)
+	}
+	return s.w.Write(p)
+}
+
+func (s *swapWriter) swap(w io.Writer) {
+	s.mu.Lock()
+	old := s.w
+	s.w = w
+	s.mu.Unlock()
+	if c, ok := old.(io.Closer); ok && old != w {
+		_ = c.Close()
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// openLog opens a log destination: "stdout", "stderr" or a file, appended.
+func openLog(dest string) (io.WriteCloser, error) {
+	switch dest {
+	case "stdout":
+		return nopCloser{os.Stdout}, nil
+	case "stderr", "":
+		return nopCloser{os.Stderr}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w (check that the folder exists and is writable)", dest, err)
+	}
+	return f, nil
+}
+
+// openAccess opens the access log; nil when it is off.
+func openAccess(cfg conf.Log) (io.WriteCloser, error) {
+	if cfg.Access == "off" {
+		return nil, nil
+	}
+	w, err := openLog(cfg.Access)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return w, nil
+}
+
+// dropPrivileges switches to user (and group) once the listeners are
+// bound. It does nothing unless running as root with a user set.
+func dropPrivileges(name, group string) error {
+	if name == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return err
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	if err := syscall.Setgroups([]int{gid}); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+package main
+
+// The modules compiled in. Each registers its vhost block type from init;
+// `httpd -l` lists them.
+import (
+	_ "httpd/modules/alias"
+	_ "httpd/modules/redirect"
+	_ "httpd/modules/static"
+)

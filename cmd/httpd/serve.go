@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"httpd/conf"
+)
+
+// runServe is the zero-config mode: serve a folder like
+// `python -m http.server`, with -cgi adding /cgi-bin/ and /htbin/ the way
+// CGIHTTPServer does. It writes an equivalent config and runs it, so it
+// behaves exactly like a server configured by hand.
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("httpd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	port := fs.Int("p", 8000, "port to listen on")
+	bind := fs.String("b", "", "address to bind (default: all interfaces)")
+	cgi := fs.Bool("cgi", false, "run scripts under /cgi-bin/ and /htbin/ as CGI")
+	if err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "httpd serve: one folder at most, got %q\n", fs.Args())
+		return 2
+	}
+	dir := "."
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	src, err := serveConfigText(dir, *bind, *port, *cgi)
+	if err != nil {
+		fmt.Fprintf(stderr, "httpd serve: %v\n", err)
+		return 1
+	}
+	load := func() (*conf.Config, hcl.Diagnostics) { return conf.Parse([]byte(src), "<serve>", ".") }
+	cfg, diags := load()
+	if diags.HasErrors() {
+		printDiags(stderr, cfg, diags)
+		return 1
+	}
+	host := *bind
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(*port)) + "/"
+	fmt.Fprintf(stdout, "Serving HTTP on %s port %d (%s) ...\n", host, *port, url)
+	return serveConfig(cfg, load, stderr)
+}
+
+// serveConfigText writes the config that serve mode runs.
+func serveConfigText(dir, bind string, port int, cgi bool) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s is not a folder", dir)
+	}
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("port %d is out of range", port)
+	}
+	if bind != "" && net.ParseIP(bind) == nil && bind != "localhost" {
+		return "", fmt.Errorf("-b %q is not an IP address", bind)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "server_root = %s\n", hclQuote(abs))
+	fmt.Fprintf(&b, "server {\n  listen = [%s]\n  data_dir = %s\n}\n",
+		hclQuote(net.JoinHostPort(bind, strconv.Itoa(port))),
+		hclQuote(filepath.Join(os.TempDir(), fmt.Sprintf("httpd-serve-%d", os.Getuid()))))
+	b.WriteString("log {\n  access = \"stdout\"\n  format = \"common\"\n  error = \"stderr\"\n}\n")
+	b.WriteString("vhost \"localhost\" {\n  default = true\n  document_root = \".\"\n")
+	b.WriteString("  static {\n    index = [\"index.html\", \"index.htm\"]\n    browse = true\n  }\n")
+	if cgi {
+		for _, p := range []string{"cgi-bin", "htbin"} {
+			if st, err := os.Stat(filepath.Join(abs, p)); err == nil && st.IsDir() {
+				fmt.Fprintf(&b, "  script_alias \"/%s/\" {\n    path = %s\n  }\n", p, hclQuote(p+"/"))
+			}
+		}
+	}
+	b.WriteString("}\n")
+	return b.String(), nil
+}
+
+// hclQuote quotes s as an HCL string literal, escaping template sequences.
+func hclQuote(s string) string {
+	q := strconv.Quote(s)
+	q = strings.ReplaceAll(q, "${", "$${")
+	return strings.ReplaceAll(q, "%{", "%%{")
+}
