@@ -222,6 +222,9 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 				})
 				continue
 			}
+			if !isDir(dc.DocumentRoot) {
+				continue // decodeVHost reported it, pointing at document_root
+			}
 		}
 		ds := mb.Module.Decode(b, dc)
 		diags = append(diags, ds...)
@@ -237,7 +240,7 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 		}
 		v.Modules = append(v.Modules, mb)
 	}
-	if content == nil && dc.DocumentRoot != "" {
+	if content == nil && dc.DocumentRoot != "" && isDir(dc.DocumentRoot) {
 		for _, info := range registry.Modules() {
 			if info.Phase != registry.PhaseContent || !info.Implicit {
 				continue
@@ -258,6 +261,12 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 	}
 	sort.SliceStable(v.Modules, func(i, j int) bool { return v.Modules[i].Info.Phase < v.Modules[j].Info.Phase })
 	return diags
+}
+
+// isDir reports whether path is an existing directory.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // normalizeName lowercases a host name and drops a trailing dot.

@@ -27,7 +27,7 @@ func (l *watchListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &watchConn{Conn: c, log: l.log}, nil
+	return &watchConn{Conn: c, log: l.log, framer: new(framer)}, nil
 }
 
 // watchConn watches one client connection.
@@ -38,6 +38,9 @@ type watchConn struct {
 	// starts for them: a timeout while it is set is a request header that
 	// did not arrive in time, not an idle connection.
 	pending atomic.Bool
+	// framer follows the request framing on plain connections; nil over
+	// TLS, where Read sees ciphertext.
+	framer *framer
 }
 
 // errorHeaders is what net/http writes after the status line of the
@@ -48,8 +51,11 @@ func (c *watchConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.pending.Store(true)
+		if c.framer != nil {
+			c.framer.feed(p[:n])
+		}
 	}
-	if err != nil && c.pending.Load() && isTimeout(err) {
+	if err != nil && c.headerPending() && isTimeout(err) {
 		c.pending.Store(false)
 		c.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", http.StatusRequestTimeout,
 			"err", "request header not complete within server.limits.read_header_timeout")
@@ -57,6 +63,16 @@ func (c *watchConn) Read(p []byte) (int, error) {
 		_, _ = io.WriteString(c.Conn, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\n408 Request Timeout")
 	}
 	return n, err
+}
+
+// headerPending reports whether a request header has begun and not
+// ended. On plain connections the framer knows exactly (body bytes of a
+// finished request are not a header); over TLS pending approximates it.
+func (c *watchConn) headerPending() bool {
+	if c.framer != nil {
+		return c.framer.inHeader()
+	}
+	return c.pending.Load()
 }
 
 func (c *watchConn) Write(p []byte) (int, error) {
@@ -99,6 +115,9 @@ type connKey struct{}
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
+		if wc, ok := c.(*watchConn); ok {
+			wc.framer = nil // set before the connection's first Read
+		}
 	}
 	if wc, ok := c.(*watchConn); ok {
 		return context.WithValue(ctx, connKey{}, wc)
@@ -113,4 +132,19 @@ func requestStarted(r *http.Request) {
 	if wc, ok := r.Context().Value(connKey{}).(*watchConn); ok {
 		wc.pending.Store(false)
 	}
+}
+
+// conflictingLength reports whether an HTTP/1 request came with both
+// Content-Length and Transfer-Encoding, which net/http accepts (keeping
+// the chunked body) and SPEC §9 rejects. Every HTTP/1 request on a plain
+// connection must call it once, in order.
+func conflictingLength(r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	wc, ok := r.Context().Value(connKey{}).(*watchConn)
+	if !ok || wc.framer == nil {
+		return false
+	}
+	return wc.framer.claim(r.Method, r.RequestURI)
 }

@@ -65,11 +65,12 @@ func normalizeHost(h string) string {
 	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		if strings.Count(h, ":") == 1 {
 			h = h[:i]
-		} else if ip := net.ParseIP(h); ip != nil {
-			h = "[" + h + "]" // a bare IPv6 literal, as in SNI-less checks
+		} else if ip := net.ParseIP(strings.TrimRight(h, ".")); ip != nil {
+			h = "[" + strings.TrimRight(h, ".") + "]" // a bare IPv6 literal, as in SNI-less checks
 		}
 	}
-	h = strings.TrimSuffix(h, ".")
+	// All trailing dots go, so that normalizing twice changes nothing.
+	h = strings.TrimRight(h, ".")
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(h)

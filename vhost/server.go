@@ -37,13 +37,13 @@ func New(log *slog.Logger) *Server {
 
 // generation is one config with its provisioned sites and host tables.
 type generation struct {
-	cfg      *conf.Config
-	sites    []*site
-	tables   map[string]*hostTable // listener address → names; plain listeners of TLS vhosts map to redirect sites
-	access   *accessLog
-	certs    *certManager // nil when no vhost uses tls = "auto" or "internal"
-	inflight atomic.Int64
-	retired  chan struct{} // closed when the generation is swapped out
+	cfg        *conf.Config
+	sites      []*site
+	tables     map[string]*hostTable // listener address → names; plain listeners of TLS vhosts map to redirect sites
+	access     *accessLog
+	certs      *certManager // nil when no vhost uses tls = "auto" or "internal"
+	inflight   atomic.Int64
+	retireOnce sync.Once // cleanup runs once, however often the generation is retired
 }
 
 // acquire pins the current generation for one request.
@@ -62,7 +62,7 @@ func (g *generation) release() { g.inflight.Add(-1) }
 
 // build provisions every vhost of cfg. On error nothing is left running.
 func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog) (*generation, error) {
-	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access, retired: make(chan struct{})}
+	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
 	if err := g.startCerts(ctx, log); err != nil {
 		return nil, err
 	}
@@ -116,9 +116,12 @@ func (g *generation) cleanup() {
 }
 
 // retire cleans the generation up once its admitted requests are done, or
-// when ctx ends.
+// when ctx ends. Later calls do nothing.
 func (g *generation) retire(ctx context.Context, log *slog.Logger) {
-	close(g.retired)
+	g.retireOnce.Do(func() { g.drainAndClean(ctx, log) })
+}
+
+func (g *generation) drainAndClean(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for g.inflight.Load() > 0 {
@@ -323,6 +326,12 @@ func (l *listener) shutdown(ctx context.Context, log *slog.Logger) error {
 
 // ServeHTTP picks the vhost for the request and runs its pipeline.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if conflictingLength(r) {
+		l.s.log.Info("bad request", "remote", r.RemoteAddr, "status", http.StatusBadRequest,
+			"err", "request has both Content-Length and Transfer-Encoding")
+		writeError(w, r, http.StatusBadRequest)
+		return
+	}
 	g := l.s.acquire()
 	defer g.release()
 	t := g.tables[l.addr]

@@ -190,7 +190,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
+	if status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
 		h.Set("Connection", "close")
 	}
 	w.WriteHeader(status)

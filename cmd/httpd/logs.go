@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -101,8 +103,10 @@ func openAccess(cfg conf.Log) (io.WriteCloser, error) {
 }
 
 // dropPrivileges switches to user (and group) once the listeners are
-// bound. It does nothing unless running as root with a user set.
-func dropPrivileges(name, group string) error {
+// bound, after handing dataDir to that user so certificate renewals and
+// worker sockets keep working. It does nothing unless running as root
+// with a user set.
+func dropPrivileges(name, group, dataDir string) error {
 	if name == "" || os.Geteuid() != 0 {
 		return nil
 	}
@@ -118,6 +122,15 @@ func dropPrivileges(name, group string) error {
 			return err
 		}
 		gid, _ = strconv.Atoi(g.Gid)
+	}
+	err = filepath.WalkDir(dataDir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("hand data_dir to %s: %w", name, err)
 	}
 	if err := syscall.Setgroups([]int{gid}); err != nil {
 		return fmt.Errorf("setgroups: %w", err)

@@ -161,7 +161,7 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	if err := dropPrivileges(cfg.Server.User, cfg.Server.Group); err != nil {
+	if err := dropPrivileges(cfg.Server.User, cfg.Server.Group, cfg.Server.DataDir); err != nil {
 		log.Error("cannot drop privileges", "user", cfg.Server.User, "err", err)
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 		defer cancel()

@@ -217,7 +217,10 @@ func ParseSize(s string) (int64, error) {
 // Path resolves p against the server root; absolute paths stay as they
 // are. The empty string stays empty.
 func (dc *DecodeContext) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dc.ServerRoot, p)

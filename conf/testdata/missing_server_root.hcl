@@ -1,0 +1,5 @@
+server_root = "no/such/root"
+
+vhost "example.com" {
+  document_root = "/"
+}

@@ -1,0 +1,7 @@
+vhost "example.com" {
+  document_root = "htdocs"
+
+  statc {
+    browse = true
+  }
+}

@@ -1,0 +1,2 @@
+vhost "example.com" {
+  document_root = "htdocs"

@@ -1,0 +1,6 @@
+vhost "example.com" {
+  document_root = "htdocs"
+
+  frobnicate "/x" {
+  }
+}
