@@ -1,0 +1,267 @@
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
+)
+
+// HandshakeWait bounds how long a TLS handshake for a name whose first
+// certificate is still being obtained waits for it before failing.
+const HandshakeWait = 5 * time.Second
+
+// ACMEConfig is how an ACME manager obtains certificates. It is
+// comparable: equal configs may share one manager.
+type ACMEConfig struct {
+	CA      string // the directory URL
+	Email   string // account contact; may be empty
+	CARoot  string // PEM file of the CA(s) trusted for CA's own HTTPS endpoint; "" for the system's roots
+	Storage string // folder for accounts, keys and certificates
+	// HTTPPort and TLSALPNPort are where this server answers HTTP-01 and
+	// TLS-ALPN-01 challenges; 0 means the standard port (80, 443). The
+	// CA connects to the standard ports, so other values only make
+	// sense when those are forwarded here (or in tests).
+	HTTPPort    int
+	TLSALPNPort int
+}
+
+// ACME obtains certificates from an ACME CA for the names it is asked to
+// manage, keeps them in storage and in memory, renews them before they
+// expire (retrying with backoff when the CA refuses) and staples OCSP
+// responses. It never binds the challenge ports itself when something
+// already listens there: the server must then pass HTTP challenge
+// requests to HandleHTTPChallenge and TLS handshakes offering
+// "acme-tls/1" to GetCertificate.
+type ACME struct {
+	magic  *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+	cache  *certmagic.Cache
+	ctx    context.Context // ends at Stop; issuance runs under it
+	cancel context.CancelFunc
+	wait   time.Duration // HandshakeWait, shorter in tests
+
+	mu      sync.Mutex     // guards names, changed and stopped
+	names   map[string]int // managed name → number of Manage calls holding it
+	changed chan struct{}  // closed and replaced when a certificate enters the cache
+	stopped bool
+}
+
+// NewACME returns a manager for cfg that logs to log. It manages no name
+// until Manage is called, and must be stopped with Stop.
+func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
+	if cfg.CA == "" {
+		return nil, errors.New("acme: no CA directory URL")
+	}
+	if cfg.Storage == "" {
+		return nil, errors.New("acme: no storage folder")
+	}
+	var roots *x509.CertPool
+	if cfg.CARoot != "" {
+		pem, err := os.ReadFile(cfg.CARoot)
+		if err != nil {
+			return nil, fmt.Errorf("acme: ca_root: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("acme: ca_root %s: no PEM certificate in the file", cfg.CARoot)
+		}
+	}
+	if err := os.MkdirAll(cfg.Storage, 0o700); err != nil {
+		return nil, fmt.Errorf("acme: storage: %w", err)
+	}
+	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{})}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	zl := zapLogger(log)
+	a.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
+		Logger:           zl,
+	})
+	a.magic = certmagic.New(a.cache, certmagic.Config{
+		Storage: &certmagic.FileStorage{Path: cfg.Storage},
+		Logger:  zl,
+		OnEvent: a.onEvent,
+	})
+	a.issuer = certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
+		CA:             cfg.CA,
+		TestCA:         cfg.CA, // never fall back to another CA
+		Email:          cfg.Email,
+		Agreed:         true,
+		TrustedRoots:   roots,
+		AltHTTPPort:    cfg.HTTPPort,
+		AltTLSALPNPort: cfg.TLSALPNPort,
+		Logger:         zl,
+	})
+	a.magic.Issuers = []certmagic.Issuer{a.issuer}
+	return a, nil
+}
+
+// onEvent wakes handshakes waiting for a certificate.
+func (a *ACME) onEvent(_ context.Context, event string, _ map[string]any) error {
+	if event == "cached_managed_cert" {
+		a.mu.Lock()
+		close(a.changed)
+		a.changed = make(chan struct{})
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+// Manage starts managing names: each is loaded from storage, or obtained
+// from the CA in the background, and renewed from then on. It does not
+// wait for any certificate. Wildcard names are not managed (HTTP-01 and
+// TLS-ALPN-01 cannot prove them). Every Manage must be balanced by an
+// Unmanage of the same names.
+func (a *ACME) Manage(names []string) error {
+	var start []string
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return errors.New("acme: manager is stopped")
+	}
+	for _, n := range ManagedNames(names) {
+		if a.names[n]++; a.names[n] == 1 {
+			start = append(start, n)
+		}
+	}
+	a.mu.Unlock()
+	if len(start) == 0 {
+		return nil
+	}
+	if err := a.magic.ManageAsync(a.ctx, start); err != nil {
+		return fmt.Errorf("acme: manage %s: %w", strings.Join(start, ", "), err)
+	}
+	return nil
+}
+
+// Unmanage releases names held by Manage; a name no Manage holds any more
+// is dropped from memory (its files stay in storage).
+func (a *ACME) Unmanage(names []string) {
+	var drop []certmagic.SubjectIssuer
+	a.mu.Lock()
+	for _, n := range ManagedNames(names) {
+		if a.names[n] == 0 {
+			continue
+		}
+		if a.names[n]--; a.names[n] == 0 {
+			delete(a.names, n)
+			drop = append(drop, certmagic.SubjectIssuer{Subject: n})
+		}
+	}
+	a.mu.Unlock()
+	if len(drop) > 0 {
+		a.cache.RemoveManaged(drop)
+	}
+}
+
+// ManagedNames returns the names of a vhost that ACME can manage: no
+// wildcards, lowercase, IPv6 without brackets, each once.
+func ManagedNames(names []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
+		n = strings.TrimSuffix(strings.TrimPrefix(n, "["), "]")
+		if n == "" || strings.Contains(n, "*") || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+// PublicName reports whether a public CA such as Let's Encrypt can issue
+// a certificate for name: not localhost, not a private or loopback IP, not
+// a name under .local, .internal, .localhost or .home.arpa.
+func PublicName(name string) bool {
+	return certmagic.SubjectQualifiesForPublicCert(name)
+}
+
+// Manages reports whether name is being managed.
+func (a *ACME) Manages(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.names[normalize(name)] > 0
+}
+
+func normalize(name string) string {
+	return strings.TrimSuffix(strings.ToLower(name), ".")
+}
+
+// GetCertificate returns the certificate for hello's server name, or the
+// TLS-ALPN-01 challenge certificate when hello offers only "acme-tls/1".
+// For a managed name whose first certificate is still being obtained it
+// waits up to HandshakeWait, then fails. It is a tls.Config.GetCertificate.
+func (a *ACME) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	cert, err := a.magic.GetCertificate(hello)
+	if err == nil || isALPNChallenge(hello) {
+		return cert, err
+	}
+	name := normalize(hello.ServerName)
+	if !a.Manages(name) {
+		return nil, err
+	}
+	ctx := hello.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	timer := time.NewTimer(a.wait)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		changed := a.changed
+		a.mu.Unlock()
+		if cert, err := a.magic.GetCertificate(hello); err == nil {
+			return cert, nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil, fmt.Errorf("acme: no certificate for %s yet: it is still being obtained, or obtaining it failed (see the log)", name)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("acme: waiting for the certificate of %s: %w", name, ctx.Err())
+		case <-a.ctx.Done():
+			return nil, fmt.Errorf("acme: no certificate for %s: manager stopped", name)
+		}
+	}
+}
+
+func isALPNChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmez.ACMETLS1Protocol
+}
+
+// ALPNProto is the protocol a TLS listener must offer (in NextProtos) for
+// TLS-ALPN-01 challenges to reach GetCertificate.
+const ALPNProto = acmez.ACMETLS1Protocol
+
+// HandleHTTPChallenge answers r if it is an HTTP-01 challenge request
+// for a token this manager (or another sharing its storage) is solving,
+// and reports whether it did.
+func (a *ACME) HandleHTTPChallenge(w http.ResponseWriter, r *http.Request) bool {
+	return a.issuer.HandleHTTPChallenge(w, r)
+}
+
+// Stop ends issuance under way, drops the cached certificates and stops
+// maintenance. The manager cannot be used afterwards.
+func (a *ACME) Stop() {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return
+	}
+	a.stopped = true
+	a.mu.Unlock()
+	a.cancel()
+	a.cache.Stop()
+}
