@@ -1,0 +1,307 @@
+package cgi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"httpd/modules/registry"
+)
+
+// ServerSoftware is the value of SERVER_SOFTWARE, "name/version". The
+// main package sets it from the server's version before any request is
+// served; it must not change afterwards.
+var ServerSoftware = "httpd"
+
+// Defaults of the block's optional attributes.
+const (
+	DefaultTimeout      = 60 * time.Second
+	DefaultMaxProcesses = 64
+	DefaultQueueTimeout = 5 * time.Second
+	// KillGrace is how long a script has between SIGTERM and SIGKILL
+	// when it is stopped.
+	KillGrace = 2 * time.Second
+	// MaxHeaderBytes bounds the CGI header block a script writes.
+	MaxHeaderBytes = 64 << 10
+	// MaxRedirects bounds the chain of internal redirects one request
+	// may follow.
+	MaxRedirects = 10
+)
+
+func init() {
+	registry.Register(registry.Info{
+		Name:   "script_alias",
+		Labels: []string{"url_prefix"},
+		Phase:  registry.PhaseMount,
+		Doc:    "CGI/1.1 scripts under a URL prefix (RFC 3875, like Apache's ScriptAlias)",
+		New:    func() registry.Module { return new(Module) },
+	})
+}
+
+var schema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true},
+		{Name: "timeout"},
+		{Name: "max_processes"},
+		{Name: "queue_timeout"},
+		{Name: "pass_auth"},
+		{Name: "chunked"},
+		{Name: "env"},
+	},
+}
+
+// Module is one script_alias block: a folder of CGI programs mounted at a
+// URL prefix. Its methods follow the registry lifecycle; ServeHTTP of the
+// handler Wrap returns is safe for concurrent use.
+type Module struct {
+	Prefix        string            // URL prefix, the block's label
+	Path          string            // folder of scripts, absolute
+	Timeout       time.Duration     // wall-clock limit per script; 0 means none
+	MaxProcesses  int               // concurrent scripts of this mount
+	QueueTimeout  time.Duration     // how long a request waits for a free slot
+	PassAuth      bool              // pass the Authorization header as HTTP_AUTHORIZATION
+	StreamChunked bool              // stream bodies of unknown length without CONTENT_LENGTH
+	Env           map[string]string // extra environment, from the env attribute
+
+	PathRange hcl.Range
+	EnvRange  hcl.Range
+	DefRange  hcl.Range
+
+	// Set by Provision.
+	root       string // Path with symlinks resolved
+	docRoot    string
+	log        *slog.Logger
+	dispatch   func(w http.ResponseWriter, r *http.Request)
+	baseEnv    []string // PATH and Env, "NAME=value"
+	slots      chan struct{}
+	serverPATH string
+
+	mu      sync.Mutex // guards closed and running
+	closed  bool
+	running map[*child]struct{}
+	wg      sync.WaitGroup // one per started child until it is reaped
+	stop    context.Context
+	stopAll context.CancelFunc
+}
+
+// Decode reads the block. The path is resolved against server_root.
+func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostics {
+	m.DefRange = b.DefRange
+	if len(b.Labels) > 0 {
+		m.Prefix = b.Labels[0]
+	}
+	c, diags := b.Body.Content(schema)
+	if c == nil {
+		return diags
+	}
+	var ds hcl.Diagnostics
+	var p string
+	p, ds = registry.String(c, "path", dc.Eval, "")
+	diags = append(diags, ds...)
+	if a, ok := c.Attributes["path"]; ok {
+		m.PathRange = a.Expr.Range()
+		if p == "" && !ds.HasErrors() {
+			diags = append(diags, registry.AttrError(a, "Empty path", "path names the folder of CGI scripts, like \"cgi-bin/\"."))
+		}
+	}
+	if p != "" {
+		m.Path = dc.Path(p)
+	}
+	m.Timeout, ds = registry.Duration(c, "timeout", dc.Eval, DefaultTimeout)
+	diags = append(diags, ds...)
+	m.QueueTimeout, ds = registry.Duration(c, "queue_timeout", dc.Eval, DefaultQueueTimeout)
+	diags = append(diags, ds...)
+	m.MaxProcesses, ds = registry.Int(c, "max_processes", dc.Eval, DefaultMaxProcesses, 1, 1<<16)
+	diags = append(diags, ds...)
+	m.PassAuth, ds = registry.Bool(c, "pass_auth", dc.Eval, false)
+	diags = append(diags, ds...)
+	var chunked string
+	chunked, ds = registry.String(c, "chunked", dc.Eval, "buffer")
+	diags = append(diags, ds...)
+	switch chunked {
+	case "buffer":
+	case "stream":
+		m.StreamChunked = true
+	default:
+		if !ds.HasErrors() {
+			diags = append(diags, registry.AttrError(c.Attributes["chunked"], "Invalid value for chunked",
+				fmt.Sprintf("%q is not a choice: write \"buffer\" (collect the body, then set CONTENT_LENGTH) or \"stream\" (stream it with no CONTENT_LENGTH).", chunked)))
+		}
+	}
+	m.Env, ds = registry.StringMap(c, "env", dc.Eval)
+	diags = append(diags, ds...)
+	if a, ok := c.Attributes["env"]; ok {
+		m.EnvRange = a.Expr.Range()
+		for _, name := range sortedKeys(m.Env) {
+			if why := checkEnvName(name); why != "" {
+				diags = append(diags, registry.AttrError(a, "Invalid environment variable", fmt.Sprintf("%q: %s.", name, why)))
+			}
+			if strings.ContainsRune(m.Env[name], 0) {
+				diags = append(diags, registry.AttrError(a, "Invalid environment variable", fmt.Sprintf("the value of %q holds a NUL byte.", name)))
+			}
+		}
+	}
+	return diags
+}
+
+// checkEnvName says why name cannot be set from the env attribute, or "".
+func checkEnvName(name string) string {
+	switch {
+	case name == "":
+		return "a name cannot be empty"
+	case strings.ContainsAny(name, "=\x00"):
+		return "a name cannot hold '=' or NUL"
+	case strings.HasPrefix(name, "HTTP_"):
+		return "HTTP_* variables carry the request's headers and are set per request"
+	case perRequestVars[name]:
+		return "the server sets this CGI variable for every request"
+	}
+	return ""
+}
+
+// Validate checks that path is an existing folder. It changes nothing.
+func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
+	if m.Path == "" {
+		return nil
+	}
+	st, err := os.Stat(m.Path)
+	var why string
+	switch {
+	case err != nil:
+		why = fmt.Sprintf("%s: %v", m.Path, unwrapPathError(err))
+	case !st.IsDir():
+		why = m.Path + " is not a directory"
+	default:
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid script_alias path",
+		Detail:   why + "; path names the folder of CGI scripts, relative to server_root (" + dc.ServerRoot + ").",
+		Subject:  m.PathRange.Ptr(),
+		Context:  m.DefRange.Ptr(),
+	}}
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Provision resolves the script folder and prepares the process slots.
+func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
+	root, err := filepath.EvalSymlinks(m.Path)
+	if err != nil {
+		return fmt.Errorf("cgi %s: %w", m.Path, err)
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return fmt.Errorf("cgi %s: %w", m.Path, err)
+	}
+	m.root = root
+	m.docRoot = strings.TrimRight(env.DocumentRoot, "/")
+	m.log = env.Logger
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	m.dispatch = env.Dispatch
+	if m.MaxProcesses <= 0 {
+		m.MaxProcesses = DefaultMaxProcesses
+	}
+	m.slots = make(chan struct{}, m.MaxProcesses)
+	m.running = map[*child]struct{}{}
+	m.stop, m.stopAll = context.WithCancel(context.Background())
+
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	m.baseEnv = []string{"PATH=" + path}
+	for _, k := range sortedKeys(m.Env) {
+		if k == "PATH" {
+			m.baseEnv[0] = "PATH=" + m.Env[k]
+			continue
+		}
+		m.baseEnv = append(m.baseEnv, k+"="+m.Env[k])
+	}
+	return nil
+}
+
+// Wrap returns the mount's handler. Requests outside the prefix go to
+// next.
+func (m *Module) Wrap(next registry.Handler) registry.Handler {
+	return &handler{m: m, next: next}
+}
+
+// Cleanup stops every running script (SIGTERM to its process group, then
+// SIGKILL after KillGrace) and waits until all are reaped. New requests
+// get 503 from then on.
+func (m *Module) Cleanup() error {
+	if m.stopAll == nil {
+		return nil
+	}
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.stopAll()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(KillGrace + 3*time.Second):
+		return fmt.Errorf("cgi %s: scripts still running after cleanup", m.Path)
+	}
+}
+
+// Describe says what the mount serves, for httpd -S.
+func (m *Module) Describe() string {
+	t := "none"
+	if m.Timeout > 0 {
+		t = m.Timeout.String()
+	}
+	s := fmt.Sprintf("CGI scripts in %s (timeout %s, max_processes %d", m.Path, t, m.MaxProcesses)
+	if m.PassAuth {
+		s += ", pass_auth"
+	}
+	if m.StreamChunked {
+		s += ", chunked stream"
+	}
+	return s + ")"
+}
+
+// register records a started child so Cleanup can stop it. It fails once
+// Cleanup has begun.
+func (m *Module) register(c *child) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.running[c] = struct{}{}
+	m.wg.Add(1)
+	return true
+}
+
+func (m *Module) unregister(c *child) {
+	m.mu.Lock()
+	delete(m.running, c)
+	m.mu.Unlock()
+	m.wg.Done()
+}
+
+var (
+	_ registry.Module    = (*Module)(nil)
+	_ registry.Validator = (*Module)(nil)
+	_ registry.Cleaner   = (*Module)(nil)
+	_ registry.Describer = (*Module)(nil)
+)

@@ -1,0 +1,401 @@
+package cgi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"httpd/modules/registry"
+)
+
+// StatusClientClosed is the status of errors for requests whose client
+// went away (nginx's 499): nobody sees it, and it keeps such requests out
+// of the 5xx logs.
+const StatusClientClosed = 499
+
+// handler serves the requests of one mount.
+type handler struct {
+	m    *Module
+	next registry.Handler
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ServeHTTP runs the script the URL names. See the package doc for the
+// protocol; errors before the response starts carry the client's status.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	m := h.m
+	if !registry.MatchPrefix(m.Prefix, r.URL.Path) {
+		return h.next.ServeHTTP(w, r)
+	}
+	s, err := m.resolve(r.URL.Path, r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	log := m.log.With("script", s.Filename, "request", r.Method+" "+requestURI(r), "remote", r.RemoteAddr)
+
+	// The request body: streamed when its length is known (or when the
+	// mount streams chunked bodies), else collected first so that
+	// CONTENT_LENGTH can be set.
+	var (
+		body          io.Reader // copied to a pipe by a goroutine
+		stdin         *os.File  // the child's stdin; nil for /dev/null
+		streaming     bool      // body is r.Body itself
+		contentLength int64     = -1
+	)
+	switch {
+	case r.ContentLength > 0:
+		body, streaming, contentLength = r.Body, true, r.ContentLength
+	case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
+		if m.StreamChunked {
+			body, streaming = r.Body, true
+			break
+		}
+		mem, f, n, err := spool(r.Body)
+		if err != nil {
+			return bodyError(s, err)
+		}
+		contentLength = n
+		if f != nil {
+			defer f.Close()
+			stdin = f
+		} else if n > 0 {
+			body = bytes.NewReader(mem)
+		}
+	default:
+		if _, ok := r.Header["Content-Length"]; ok {
+			contentLength = 0
+		}
+	}
+
+	if err := m.acquire(r.Context()); err != nil {
+		if registry.StatusOf(err) == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		return fmt.Errorf("cgi %s: %w", s.Filename, err)
+	}
+	var stdinW *os.File
+	if body != nil {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			<-m.slots
+			return fmt.Errorf("cgi %s: pipe: %w", s.Filename, err)
+		}
+		stdin, stdinW = pr, pw
+	}
+	c, err := m.start(r.Context(), s, m.environ(r, s, contentLength), stdin, log)
+	if stdinW != nil {
+		stdin.Close()
+	}
+	if err != nil {
+		<-m.slots
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		return startStatus(err)
+	}
+
+	// Feed stdin from its own goroutine, so that the script may answer
+	// before it has read all of its input.
+	var (
+		stdinDone = make(chan struct{})
+		abandoned atomic.Bool // the handler has stopped caring about stdin
+		reading   atomic.Bool // the stdin goroutine is inside a body Read
+	)
+	if stdinW == nil {
+		close(stdinDone)
+	} else {
+		if streaming {
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
+		go func() {
+			defer close(stdinDone)
+			er := &errReader{r: body, reading: &reading}
+			_, _ = io.Copy(stdinW, er)
+			stdinW.Close()
+			if er.err != nil && !abandoned.Load() {
+				c.cancel(fmt.Errorf("request body: %w", er.err))
+			}
+		}()
+	}
+	defer func() {
+		c.finish()
+		c.stdout.Close()
+		if stdinW != nil {
+			abandoned.Store(true)
+			stdinW.Close()
+			// A Read blocked on a stalled client is cut short with a
+			// read deadline. Only a Read in progress is: on HTTP/1 a
+			// deadline while the server's own background read runs
+			// (after the body's end) would fail the connection.
+			forced := false
+			if streaming && reading.Load() {
+				forced = http.NewResponseController(w).SetReadDeadline(time.Now()) == nil
+			}
+			<-stdinDone
+			if forced {
+				_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+			}
+		}
+	}()
+
+	br := bufio.NewReaderSize(c.stdout, 4096)
+	hdr, err := parseHeaders(br, MaxHeaderBytes)
+	if err != nil {
+		if c.stopped() {
+			return h.stopped(c, s, "before its headers")
+		}
+		c.cancel(errBadOutput)
+		return registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: %w", s.Filename, err))
+	}
+
+	if hdr.Status == 0 && isLocal(hdr.Location) {
+		// An internal redirect: the script's output is discarded, and the
+		// slot is free again before the new request runs.
+		_, _ = io.Copy(io.Discard, br)
+		c.finish()
+		<-c.done
+		if c.stopped() && !errors.Is(c.cause(), errLinger) {
+			return h.stopped(c, s, "before the end of its output")
+		}
+		return m.redirect(w, r, s, hdr.Location)
+	}
+
+	status := hdr.Status
+	if status == 0 {
+		status = http.StatusOK
+		if hdr.Location != "" {
+			status = http.StatusFound
+		}
+	}
+	wh := w.Header()
+	for k, vs := range hdr.Header {
+		wh[k] = vs
+	}
+	if hdr.Location != "" {
+		wh.Set("Location", hdr.Location)
+	}
+	w.WriteHeader(status)
+
+	if err := copyBody(w, br, c.stdout); err != nil {
+		if c.ctx.Err() == nil {
+			c.cancel(errClientGone)
+		}
+		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: %w", s.Filename, err))
+	}
+	if c.stopped() {
+		return h.stopped(c, s, "mid-response")
+	}
+	return nil
+}
+
+// stopped is the error for a script stopped by its context: 504 on
+// timeout, 503 when the server stops, the body's error when the request
+// body failed.
+func (h *handler) stopped(c *child, s *script, when string) error {
+	cause := c.cause()
+	switch {
+	case errors.Is(cause, errTimeout):
+		return registry.Error(http.StatusGatewayTimeout, fmt.Errorf("cgi %s: timed out after %s %s; process group stopped", s.Filename, h.m.Timeout, when))
+	case errors.Is(cause, errStopping):
+		return registry.Error(http.StatusServiceUnavailable, fmt.Errorf("cgi %s: stopped %s: %w", s.Filename, when, cause))
+	case errors.Is(cause, errClientGone):
+		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: client went away %s; process group stopped", s.Filename, when))
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(cause, &mbe) {
+		return fmt.Errorf("cgi %s: %w", s.Filename, cause)
+	}
+	return registry.Error(http.StatusBadRequest, fmt.Errorf("cgi %s: stopped %s: %w", s.Filename, when, cause))
+}
+
+// bodyError maps a failure to read the request body.
+func bodyError(s *script, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("cgi %s: request body: %w", s.Filename, err)
+	}
+	return registry.Error(http.StatusBadRequest, fmt.Errorf("cgi %s: request body: %w", s.Filename, err))
+}
+
+// acquire takes a process slot, waiting up to QueueTimeout.
+func (m *Module) acquire(ctx context.Context) error {
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	full := registry.Errorf(http.StatusServiceUnavailable, "all %d process slots busy for %s", m.MaxProcesses, m.QueueTimeout)
+	if m.QueueTimeout <= 0 {
+		return full
+	}
+	t := time.NewTimer(m.QueueTimeout)
+	defer t.Stop()
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return full
+	case <-m.stop.Done():
+		return registry.Error(http.StatusServiceUnavailable, errStopping)
+	case <-ctx.Done():
+		return registry.Error(StatusClientClosed, fmt.Errorf("waiting for a process slot: %w", errClientGone))
+	}
+}
+
+// copyBody streams the script's output after the headers: what br holds,
+// then every read as it returns. The response is flushed whenever the
+// script has nothing more to read right now, so output written a line at
+// a time reaches the client a line at a time, while output written in a
+// burst goes out in as few writes as possible. It returns nil at EOF and
+// the error when the client cannot be written to.
+func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File) error {
+	rc := http.NewResponseController(w)
+	discard := false
+	write := func(b []byte) error {
+		if discard {
+			return nil
+		}
+		_, err := w.Write(b)
+		if errors.Is(err, http.ErrBodyNotAllowed) {
+			discard = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("writing response: %w", err)
+		}
+		return nil
+	}
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		if err := write(b); err != nil {
+			return err
+		}
+	}
+	raw, err := stdout.SyscallConn()
+	if err != nil {
+		_, err := io.Copy(writerFunc(write), stdout)
+		return err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var flushErr error
+	for {
+		var n int
+		var rerr error
+		flushed := false
+		err := raw.Read(func(fd uintptr) bool {
+			for {
+				n, rerr = syscall.Read(int(fd), buf)
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			if rerr == syscall.EAGAIN {
+				if !flushed && !discard {
+					flushed = true
+					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+						flushErr = err
+						return true
+					}
+				}
+				return false
+			}
+			return true
+		})
+		if flushErr != nil {
+			return fmt.Errorf("writing response: %w", flushErr)
+		}
+		if err != nil {
+			return nil // stdout closed under us: the script is gone
+		}
+		if rerr != nil {
+			return nil // a read error on a pipe means the writer is gone
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := write(buf[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+type writerFunc func([]byte) error
+
+func (f writerFunc) Write(b []byte) (int, error) {
+	if err := f(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// errReader remembers the error its reader returned, other than io.EOF,
+// and flags when a Read is in progress.
+type errReader struct {
+	r       io.Reader
+	err     error
+	reading *atomic.Bool
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	e.reading.Store(true)
+	n, err := e.r.Read(p)
+	e.reading.Store(false)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// isLocal reports whether a Location is a local path (RFC 3875 §6.2.2)
+// rather than a URL or a network-path reference.
+func isLocal(loc string) bool {
+	return strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\")
+}
+
+// redirect re-enters the vhost with a GET for loc, keeping the original
+// headers but those of the body.
+func (m *Module) redirect(w http.ResponseWriter, r *http.Request, s *script, loc string) error {
+	rs := &redirectState{depth: 1, url: r.URL.Path, query: r.URL.RawQuery, hadQuery: r.URL.RawQuery != "" || r.URL.ForceQuery}
+	if prev, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
+		rs.depth = prev.depth + 1
+	}
+	if rs.depth > MaxRedirects {
+		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: more than %d internal redirects (the last to %q)", s.Filename, MaxRedirects, loc))
+	}
+	if m.dispatch == nil {
+		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: internal redirect to %q: no dispatcher", s.Filename, loc))
+	}
+	u, err := url.ParseRequestURI(loc)
+	if err != nil {
+		return registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: bad Location %q: %w", s.Filename, loc, err))
+	}
+	r2 := r.Clone(context.WithValue(r.Context(), redirectKey{}, rs))
+	r2.Method = http.MethodGet
+	r2.URL = u
+	r2.RequestURI = loc
+	r2.Body = http.NoBody
+	r2.GetBody = nil
+	r2.ContentLength = 0
+	r2.TransferEncoding = nil
+	r2.Trailer = nil
+	r2.Form, r2.PostForm, r2.MultipartForm = nil, nil, nil
+	for _, k := range []string{"Content-Length", "Content-Type", "Transfer-Encoding", "Content-Encoding", "Expect"} {
+		r2.Header.Del(k)
+	}
+	m.dispatch(w, r2)
+	return nil
+}
