@@ -1,0 +1,488 @@
+package wsgi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"httpd/modules/registry"
+)
+
+// serve runs one request through a worker.
+func (m *Module) serve(w http.ResponseWriter, r *http.Request) error {
+	p := m.pool
+	if p == nil {
+		return registry.Errorf(503, "wsgi %s: no worker pool", m.Prefix)
+	}
+	mode := byte(frameRequest)
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if r.ContentLength > 0 && r.ContentLength <= PushLimit {
+			body = make([]byte, r.ContentLength)
+			if _, err := io.ReadFull(r.Body, body); err != nil {
+				return bodyError(m.Prefix, err)
+			}
+			mode = frameRequestPush
+		} else {
+			mode = frameRequestStream
+		}
+	}
+	c, err := p.acquire(r.Context(), m.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	ex := &exchange{m: m, c: c, w: w, r: r, declared: -1}
+	var timedOut atomic.Bool
+	var timer *time.Timer
+	if m.RequestTimeout > 0 {
+		timer = time.AfterFunc(m.RequestTimeout, func() {
+			timedOut.Store(true)
+			c.w.kill()
+		})
+	}
+	err, ok := ex.run(mode, body)
+	if timer != nil && !timer.Stop() {
+		ok = false // the worker is being killed
+	}
+	p.release(c, ok)
+	if timedOut.Load() && !ok {
+		err = fmt.Errorf("wsgi %s: request ran past request_timeout %s; worker %d stopped", m.Prefix, m.RequestTimeout, c.w.pid)
+		if !ex.started {
+			return registry.Error(http.StatusGatewayTimeout, err)
+		}
+	}
+	return err
+}
+
+func bodyError(prefix string, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("wsgi %s: request body: %w", prefix, err)
+	}
+	return registry.Error(http.StatusBadRequest, fmt.Errorf("wsgi %s: reading the request body: %w", prefix, err))
+}
+
+// exchange is one request's conversation with a worker thread.
+type exchange struct {
+	m  *Module
+	c  *conn
+	w  http.ResponseWriter
+	r  *http.Request
+	rc *http.ResponseController
+
+	resp      response
+	gotHead   bool
+	started   bool  // WriteHeader called
+	failed    error // the response cannot be sent; frames are drained
+	declared  int64 // Content-Length the application set, or -1
+	written   int64
+	overflow  bool
+	clientErr error
+	bodyEOF   bool
+	bodyErr   error
+}
+
+// run sends the request and relays frames until the response ends. ok
+// reports whether the connection is still in step and may serve again.
+func (ex *exchange) run(mode byte, body []byte) (err error, ok bool) {
+	c := ex.c
+	if err := ex.send(mode, body); err != nil {
+		return err, false
+	}
+	for {
+		typ, payload, buf, err := readFrame(c.br, c.buf)
+		c.buf = buf
+		if err != nil {
+			return ex.broken(err), false
+		}
+		switch typ {
+		case frameHeaders:
+			if ex.gotHead {
+				return ex.broken(errors.New("second header frame")), false
+			}
+			ex.gotHead = true
+			ex.resp, err = parseHeaders(payload)
+			if err != nil {
+				ex.fail(fmt.Errorf("wsgi %s: the application sent %w", ex.m.Prefix, err))
+			}
+		case frameBody:
+			if !ex.gotHead {
+				return ex.broken(errors.New("body before headers")), false
+			}
+			ex.writeBody(payload)
+		case frameFile:
+			if !ex.gotHead {
+				return ex.broken(errors.New("file before headers")), false
+			}
+			if err := ex.sendFile(payload); err != nil {
+				return ex.broken(err), false
+			}
+		case frameRead:
+			if len(payload) != 4 {
+				return ex.broken(errors.New("malformed read frame")), false
+			}
+			if err := ex.readBody(binary.BigEndian.Uint32(payload)); err != nil {
+				return ex.broken(err), false
+			}
+		case frameLog:
+			ex.m.log.Error("wsgi.errors", "text", strings.TrimRight(string(payload), "\n"),
+				"method", ex.r.Method, "uri", ex.r.RequestURI, "remote", ex.r.RemoteAddr)
+		case frameEnd:
+			if !ex.gotHead {
+				return ex.broken(errors.New("end before headers")), false
+			}
+			return ex.finish(), true
+		case frameError:
+			return ex.appError(string(payload)), true
+		default:
+			return ex.broken(fmt.Errorf("unknown frame type %q", typ)), false
+		}
+	}
+}
+
+// send writes the request frame: the environ, and the body when it is
+// pushed.
+func (ex *exchange) send(mode byte, body []byte) error {
+	m, r := ex.m, ex.r
+	scriptName := strings.TrimSuffix(m.Prefix, "/")
+	pathInfo := strings.TrimPrefix(r.URL.Path, scriptName)
+	b := appendFrameHeader(ex.c.out[:0], mode, 0)
+	pairs := 0
+	add := func(k, v string) {
+		b = appendPair(b, k, v)
+		pairs++
+	}
+	add("REQUEST_METHOD", r.Method)
+	add("SCRIPT_NAME", scriptName)
+	add("PATH_INFO", pathInfo)
+	add("QUERY_STRING", r.URL.RawQuery)
+	add("REQUEST_URI", r.RequestURI)
+	add("SERVER_PROTOCOL", r.Proto)
+	add("SERVER_SOFTWARE", ServerSoftware)
+	add("GATEWAY_INTERFACE", "CGI/1.1")
+	add("SCRIPT_FILENAME", m.Script)
+	add("DOCUMENT_ROOT", m.docRoot)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		add("CONTENT_TYPE", ct)
+	}
+	switch {
+	case mode == frameRequestPush:
+		add("CONTENT_LENGTH", strconv.Itoa(len(body)))
+	case r.ContentLength > 0:
+		add("CONTENT_LENGTH", strconv.FormatInt(r.ContentLength, 10))
+	case r.Header.Get("Content-Length") != "":
+		add("CONTENT_LENGTH", "0")
+	}
+	host, port := serverHostPort(r)
+	add("SERVER_NAME", host)
+	add("SERVER_PORT", port)
+	if ra, rp, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		add("REMOTE_ADDR", ra)
+		add("REMOTE_PORT", rp)
+	} else {
+		add("REMOTE_ADDR", r.RemoteAddr)
+	}
+	if r.TLS != nil {
+		add("HTTPS", "on")
+		add("wsgi.url_scheme", "https")
+	} else {
+		add("wsgi.url_scheme", "http")
+	}
+	add("HTTP_HOST", r.Host)
+	if len(r.TransferEncoding) > 0 {
+		add("HTTP_TRANSFER_ENCODING", strings.Join(r.TransferEncoding, ", "))
+	}
+	for k, vv := range r.Header {
+		switch k {
+		case "Content-Type", "Content-Length", "Proxy", "Host":
+			continue
+		case "Authorization":
+			if !m.PassAuth {
+				continue
+			}
+		}
+		if strings.IndexByte(k, '_') >= 0 {
+			continue // like Apache: "X_Y" must not pose as "X-Y"
+		}
+		b = append(b, "HTTP_"...)
+		for i := 0; i < len(k); i++ {
+			ch := k[i]
+			switch {
+			case ch >= 'a' && ch <= 'z':
+				ch -= 'a' - 'A'
+			case ch == '-':
+				ch = '_'
+			}
+			b = append(b, ch)
+		}
+		b = append(b, 0)
+		sep := ", "
+		if k == "Cookie" {
+			sep = "; "
+		}
+		for i, v := range vv {
+			if i > 0 {
+				b = append(b, sep...)
+			}
+			b = append(b, v...)
+		}
+		b = append(b, 0)
+		pairs++
+	}
+	if bytes.Count(b[frameHeaderLen:], []byte{0}) != 2*pairs {
+		ex.c.out = b
+		return registry.Errorf(http.StatusBadRequest, "wsgi %s: request holds a NUL byte", m.Prefix)
+	}
+	setFrameLength(b, 0)
+	if mode == frameRequestPush {
+		b = appendFrameHeader(b, frameData, len(body))
+		b = append(b, body...)
+	}
+	ex.c.out = b
+	if _, err := ex.c.nc.Write(b); err != nil {
+		return registry.Error(http.StatusBadGateway, fmt.Errorf("wsgi %s: worker %d: send request: %w", m.Prefix, ex.c.w.pid, err))
+	}
+	return nil
+}
+
+// serverHostPort returns SERVER_NAME and SERVER_PORT: the Host header's
+// name and port, else the local address the request came in on.
+func serverHostPort(r *http.Request) (string, string) {
+	host, port := r.Host, ""
+	if h, p, err := net.SplitHostPort(r.Host); err == nil {
+		host, port = h, p
+	}
+	if port == "" {
+		if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			if _, p, err := net.SplitHostPort(la.String()); err == nil {
+				port = p
+			}
+		}
+	}
+	if port == "" {
+		port = "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	return host, port
+}
+
+func (ex *exchange) fail(err error) {
+	if ex.failed == nil {
+		ex.failed = err
+	}
+}
+
+// start sends the status and headers once.
+func (ex *exchange) start() {
+	if ex.started || ex.failed != nil {
+		return
+	}
+	h := ex.w.Header()
+	for _, kv := range ex.resp.header {
+		if strings.EqualFold(kv[0], "Content-Length") {
+			n, err := strconv.ParseInt(strings.TrimSpace(kv[1]), 10, 64)
+			if err != nil || n < 0 {
+				ex.fail(registry.Errorf(500, "wsgi %s: the application sent an invalid Content-Length %q", ex.m.Prefix, kv[1]))
+				return
+			}
+			ex.declared = n
+		}
+	}
+	for _, kv := range ex.resp.header {
+		h.Add(kv[0], kv[1])
+	}
+	ex.started = true
+	ex.w.WriteHeader(ex.resp.status)
+}
+
+func (ex *exchange) writeBody(p []byte) {
+	ex.start()
+	if !ex.started || ex.clientErr != nil {
+		return
+	}
+	if ex.declared >= 0 && int64(len(p)) > ex.declared-ex.written {
+		p = p[:ex.declared-ex.written]
+		ex.overflow = true
+	}
+	if len(p) > 0 {
+		n, err := ex.w.Write(p)
+		ex.written += int64(n)
+		if err != nil {
+			ex.clientErr = err
+			return
+		}
+	}
+	if ex.c.br.Buffered() == 0 {
+		ex.flush()
+	}
+}
+
+func (ex *exchange) flush() {
+	if ex.rc == nil {
+		ex.rc = http.NewResponseController(ex.w)
+	}
+	if err := ex.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		ex.clientErr = err
+	}
+}
+
+// sendFile answers a frameFile: it opens the worker's file and copies it
+// to the client (sendfile where the connection allows), or tells the
+// worker to iterate it.
+func (ex *exchange) sendFile(payload []byte) error {
+	offer, err := parseFileOffer(payload)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(offer.path)
+	if err == nil {
+		var st os.FileInfo
+		st, err = f.Stat()
+		if err == nil && !st.Mode().IsRegular() {
+			err = errors.New("not a regular file")
+		}
+		if err == nil {
+			_, err = f.Seek(offer.offset, io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	reply := byte(frameFileOK)
+	if err != nil {
+		reply = frameFileNo
+	}
+	if _, werr := ex.c.nc.Write(appendFrameHeader(nil, reply, 0)); werr != nil {
+		if f != nil && err == nil {
+			f.Close()
+		}
+		return werr
+	}
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	n := offer.length
+	if !ex.started && ex.failed == nil && !hasHeader(ex.resp.header, "Content-Length") && bodyAllowed(ex.resp.status) {
+		ex.resp.header = append(ex.resp.header, [2]string{"Content-Length", strconv.FormatInt(n, 10)})
+	}
+	ex.start()
+	if !ex.started || ex.clientErr != nil {
+		return nil
+	}
+	if ex.declared >= 0 && n > ex.declared-ex.written {
+		n = ex.declared - ex.written
+	}
+	copied, err := io.Copy(ex.w, io.LimitReader(f, n))
+	ex.written += copied
+	if err != nil {
+		ex.clientErr = err
+	}
+	return nil
+}
+
+func hasHeader(h [][2]string, name string) bool {
+	for _, kv := range h {
+		if strings.EqualFold(kv[0], name) {
+			return true
+		}
+	}
+	return false
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != 204 && status != 304
+}
+
+// readBody answers a frameRead with up to n bytes of the request body.
+func (ex *exchange) readBody(n uint32) error {
+	want := min(int(n), maxRead, 256<<10)
+	out := ex.c.out[:0]
+	if cap(out) < frameHeaderLen+want {
+		out = make([]byte, 0, frameHeaderLen+want)
+	}
+	out = out[:frameHeaderLen+want]
+	k := 0
+	if !ex.bodyEOF && ex.bodyErr == nil && want > 0 {
+		var err error
+		for k == 0 && err == nil {
+			k, err = ex.r.Body.Read(out[frameHeaderLen:])
+		}
+		switch {
+		case err == io.EOF:
+			if k == 0 {
+				ex.bodyEOF = true
+			}
+		case err != nil && k == 0:
+			ex.bodyErr = err
+			msg := "reading the request body: " + err.Error()
+			out = append(appendFrameHeader(out[:0], frameReadError, len(msg)), msg...)
+			ex.c.out = out
+			_, werr := ex.c.nc.Write(out)
+			return werr
+		}
+	}
+	out = out[:frameHeaderLen+k]
+	out[0] = frameData
+	setFrameLength(out, 0)
+	ex.c.out = out
+	_, err := ex.c.nc.Write(out)
+	return err
+}
+
+// finish completes a response that ended normally.
+func (ex *exchange) finish() error {
+	ex.start()
+	if ex.failed != nil {
+		return ex.failed
+	}
+	switch {
+	case ex.overflow:
+		return fmt.Errorf("wsgi %s: %s %s: the application sent more than its Content-Length %d; truncated", ex.m.Prefix, ex.r.Method, ex.r.RequestURI, ex.declared)
+	case ex.declared >= 0 && ex.written < ex.declared && ex.clientErr == nil && ex.r.Method != http.MethodHead && bodyAllowed(ex.resp.status):
+		return fmt.Errorf("wsgi %s: %s %s: the application sent %d bytes of its Content-Length %d", ex.m.Prefix, ex.r.Method, ex.r.RequestURI, ex.written, ex.declared)
+	case ex.clientErr != nil:
+		return fmt.Errorf("wsgi %s: writing the response: %w", ex.m.Prefix, ex.clientErr)
+	}
+	return nil
+}
+
+// appError reports an exception the application raised; its traceback
+// has gone to the log through wsgi.errors.
+func (ex *exchange) appError(summary string) error {
+	if ex.bodyErr != nil && !ex.started {
+		return bodyError(ex.m.Prefix, ex.bodyErr)
+	}
+	err := fmt.Errorf("wsgi %s: application error: %s", ex.m.Prefix, summary)
+	if ex.started {
+		return err
+	}
+	return registry.Error(http.StatusInternalServerError, err)
+}
+
+// broken reports a connection that failed mid-exchange: the worker died
+// or broke the protocol.
+func (ex *exchange) broken(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errors.New("worker exited")
+	}
+	err = fmt.Errorf("wsgi %s: worker %d: %w", ex.m.Prefix, ex.c.w.pid, err)
+	if ex.started {
+		return err
+	}
+	return registry.Error(http.StatusBadGateway, err)
+}

@@ -1,0 +1,683 @@
+package wsgi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"httpd/modules/registry"
+)
+
+// python is the interpreter the tests run workers with. The tests fail,
+// never skip, when it is missing.
+var python = "/usr/bin/python3"
+
+func TestMain(m *testing.M) {
+	if p := os.Getenv("HTTPD_TEST_PYTHON"); p != "" {
+		python = p
+	}
+	if _, err := os.Stat(python); err != nil {
+		fmt.Fprintf(os.Stderr, "wsgi tests need a Python 3 interpreter at %s (set HTTPD_TEST_PYTHON): %v\n", python, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuf is a log sink safe for concurrent use.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls the log until it holds substr.
+func (s *syncBuf) waitFor(t *testing.T, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.String(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never showed %q; log:\n%s", substr, s.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// trackWriter records whether the response has started, like the vhost's
+// writer does.
+type trackWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *trackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type testApp struct {
+	t      *testing.T
+	m      *Module
+	srv    *httptest.Server
+	log    *syncBuf
+	dir    string
+	script string
+}
+
+type appOptions struct {
+	tls       bool
+	configure func(*Module)
+}
+
+// copyScript copies a testdata script into a fresh directory, so every
+// test has its own script path (used to find its processes).
+func copyScript(t *testing.T, name string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(dst, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func newApp(t *testing.T, script string, opt appOptions) *testApp {
+	t.Helper()
+	m := &Module{
+		Prefix: "/app", Script: script, Callable: DefaultCallable, Python: python,
+		Processes: 1, Threads: 4, RequestTimeout: 30 * time.Second,
+	}
+	if opt.configure != nil {
+		opt.configure(m)
+	}
+	logs := &syncBuf{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := m.Provision(context.Background(), &registry.Env{Logger: logger, DocumentRoot: "/srv/www", VHost: "test"}); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	h := m.Wrap(registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return registry.Error(http.StatusNotFound, nil)
+	}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<20)
+		tw := &trackWriter{ResponseWriter: w}
+		if err := h.ServeHTTP(tw, r); err != nil {
+			st := registry.StatusOf(err)
+			fmt.Fprintf(logs, "handler error: status=%d err=%v\n", st, err)
+			if !tw.wrote {
+				http.Error(w, http.StatusText(st), st)
+			}
+		}
+	}))
+	if opt.tls {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	a := &testApp{t: t, m: m, srv: srv, log: logs, dir: filepath.Dir(script), script: script}
+	t.Cleanup(func() {
+		srv.Close()
+		if err := m.Cleanup(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		if pids := workerPIDs(script); len(pids) > 0 {
+			t.Errorf("workers still running after Cleanup: %v", pids)
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+	return a
+}
+
+// workerPIDs lists live processes whose command line names script.
+func workerPIDs(script string) []string {
+	var pids []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(script+"\x00")) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
+			continue // a zombie is not running
+		}
+		pids = append(pids, e.Name())
+	}
+	return pids
+}
+
+func (a *testApp) client() *http.Client {
+	return a.srv.Client()
+}
+
+func (a *testApp) do(req *http.Request) (*http.Response, []byte) {
+	a.t.Helper()
+	resp, err := a.client().Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
+	}
+	return resp, body
+}
+
+func (a *testApp) get(path string) (*http.Response, []byte) {
+	a.t.Helper()
+	req, err := http.NewRequest("GET", a.srv.URL+path, nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.do(req)
+}
+
+func TestEnviron(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tls    bool
+		prefix string
+		path   string
+		want   map[string]any
+	}{
+		{name: "h1", prefix: "/app", path: "/app/environ/x%20y?a=1&b=%20", want: map[string]any{
+			"SCRIPT_NAME": "/app", "PATH_INFO": "/environ/x y", "QUERY_STRING": "a=1&b=%20",
+			"REQUEST_URI": "/app/environ/x%20y?a=1&b=%20", "SERVER_PROTOCOL": "HTTP/1.1",
+			"wsgi.url_scheme": "http", "wsgi.multithread": true, "wsgi.multiprocess": false,
+			"wsgi.run_once": false, "wsgi.input_terminated": true, "SERVER_NAME": "127.0.0.1",
+		}},
+		{name: "h2-tls", tls: true, prefix: "/app/", path: "/app/environ", want: map[string]any{
+			"SCRIPT_NAME": "/app", "PATH_INFO": "/environ", "SERVER_PROTOCOL": "HTTP/2.0",
+			"wsgi.url_scheme": "https", "HTTPS": "on",
+		}},
+		{name: "root", prefix: "/", path: "/environ", want: map[string]any{
+			"SCRIPT_NAME": "", "PATH_INFO": "/environ",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, copyScript(t, "app.py"), appOptions{tls: tc.tls, configure: func(m *Module) { m.Prefix = tc.prefix }})
+			req, _ := http.NewRequest("POST", a.srv.URL+tc.path, strings.NewReader("abc"))
+			req.Header.Set("Content-Type", "text/plain")
+			req.Header.Set("X-Custom", "one")
+			req.Header.Add("X-Custom", "two")
+			req.Header.Set("Proxy", "http://evil")
+			req.Header.Set("Authorization", "Basic Zm9vOmJhcg==")
+			req.Header["X_Spoof"] = []string{"1"}
+			req.AddCookie(&http.Cookie{Name: "a", Value: "1"})
+			req.AddCookie(&http.Cookie{Name: "b", Value: "2"})
+			resp, body := a.do(req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			var env map[string]any
+			if err := json.Unmarshal(body, &env); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			want := map[string]any{
+				"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "3",
+				"HTTP_X_CUSTOM": "one, two", "HTTP_COOKIE": "a=1; b=2", "REMOTE_ADDR": "127.0.0.1",
+				"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": ServerSoftware,
+				"SCRIPT_FILENAME": a.script, "DOCUMENT_ROOT": "/srv/www",
+				"SERVER_PORT":  a.srv.URL[strings.LastIndexByte(a.srv.URL, ':')+1:],
+				"HTTP_HOST":    strings.TrimPrefix(strings.TrimPrefix(a.srv.URL, "http://"), "https://"),
+				"wsgi.version": []any{1.0, 0.0},
+			}
+			for k, v := range tc.want {
+				want[k] = v
+			}
+			for k, v := range want {
+				if got, ok := env[k]; !ok || fmt.Sprint(got) != fmt.Sprint(v) {
+					t.Errorf("environ[%q] = %#v, want %#v", k, got, v)
+				}
+			}
+			for _, k := range []string{"HTTP_PROXY", "HTTP_AUTHORIZATION", "HTTP_X_SPOOF", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"} {
+				if v, ok := env[k]; ok {
+					t.Errorf("environ has %s = %v", k, v)
+				}
+			}
+			for _, k := range []string{"REMOTE_PORT", "wsgi.input", "wsgi.errors", "wsgi.file_wrapper"} {
+				if env[k] == nil || env[k] == "" {
+					t.Errorf("environ lacks %s", k)
+				}
+			}
+		})
+	}
+}
+
+func TestPassAuth(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.PassAuth = true }})
+	req, _ := http.NewRequest("GET", a.srv.URL+"/app/environ", nil)
+	req.Header.Set("Authorization", "Bearer t0ken")
+	_, body := a.do(req)
+	if !strings.Contains(string(body), `"HTTP_AUTHORIZATION": "Bearer t0ken"`) {
+		t.Errorf("HTTP_AUTHORIZATION missing with pass_auth: %s", body)
+	}
+}
+
+func TestInput(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	big := strings.Repeat("0123456789abcde\n", 6000) // 96000 bytes: streamed even with a length
+	bigLines := make([]any, 0, 6001)
+	for i := 0; i < 6000; i++ {
+		bigLines = append(bigLines, "0123456789abcde\n")
+	}
+	cases := []struct {
+		name  string
+		query string
+		body  string
+		want  []any
+	}{
+		{"read-size", "mode=read&size=4", "hello world", []any{"hell", "o wo", "rld", ""}},
+		{"read-all", "mode=read", "hello world", []any{"hello world"}},
+		{"read-empty", "mode=read&size=5", "", []any{""}},
+		{"readline", "mode=readline", "a\nbb\nccc", []any{"a\n", "bb\n", "ccc", ""}},
+		{"readline-limit", "mode=readline&size=2", "abc\nd", []any{"ab", "c\n", "d", ""}},
+		{"readlines", "mode=readlines", "a\nbb\n", []any{"a\n", "bb\n", "|"}},
+		{"readlines-hint", "mode=readlines&hint=3", "a\nbb\nccc\n", []any{"a\n", "bb\n", "|ccc\n"}},
+		{"iter", "mode=iter", "x\ny\nz", []any{"x\n", "y\n", "z"}},
+		{"mixed", "mode=mixed", "abc12\nxyz", []any{"abc", "12\n", "xy", "z", ""}},
+		{"iter-big", "mode=iter", big, bigLines},
+	}
+	for _, tc := range cases {
+		for _, chunked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/chunked=%v", tc.name, chunked), func(t *testing.T) {
+				req, _ := http.NewRequest("POST", a.srv.URL+"/app/input?"+tc.query, strings.NewReader(tc.body))
+				if chunked {
+					req.Body = io.NopCloser(strings.NewReader(tc.body))
+					req.ContentLength = -1
+				}
+				resp, body := a.do(req)
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+				var got []any
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatalf("%v: %s", err, body)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Errorf("got %q, want %q", trim(got), trim(tc.want))
+				}
+			})
+		}
+	}
+}
+
+func trim(v []any) string {
+	s := fmt.Sprintf("%q", v)
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+func TestStreamingResponse(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	start := time.Now()
+	resp, err := a.client().Get(a.srv.URL + "/app/stream?sleep=1.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first\n" {
+		t.Fatalf("first chunk %q, %v", buf, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("first chunk took %v; it must not wait for the app's sleep", d)
+	}
+	rest, _ := io.ReadAll(resp.Body)
+	if string(rest) != "second\n" {
+		t.Errorf("rest %q", rest)
+	}
+	if d := time.Since(start); d < 1400*time.Millisecond {
+		t.Errorf("whole response took %v, less than the app's sleep", d)
+	}
+}
+
+func TestUpload(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	const size = 20 << 20
+	data := make([]byte, size)
+	rand.New(rand.NewSource(1)).Read(data)
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			req, _ := http.NewRequest("POST", a.srv.URL+"/app/upload", bytes.NewReader(data))
+			if chunked {
+				req.Body = io.NopCloser(bytes.NewReader(data))
+				req.ContentLength = -1
+			}
+			resp, body := a.do(req)
+			var got struct {
+				SHA256 string
+				Length int
+			}
+			if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d, %v: %s", resp.StatusCode, err, body)
+			}
+			if got.SHA256 != want || got.Length != size {
+				t.Errorf("app saw %d bytes with sha256 %s, want %d %s", got.Length, got.SHA256, size, want)
+			}
+		})
+	}
+}
+
+func TestValidator(t *testing.T) {
+	a := newApp(t, copyScript(t, "validated.py"), appOptions{})
+	for _, body := range []string{"", "payload", strings.Repeat("z", 100000)} {
+		req, _ := http.NewRequest("POST", a.srv.URL+"/app/v", strings.NewReader(body))
+		resp, got := a.do(req)
+		if resp.StatusCode != 200 || string(got) != "valid:"+body {
+			t.Errorf("status %d, body %.40q", resp.StatusCode, got)
+		}
+	}
+	resp, got := a.get("/app/")
+	if resp.StatusCode != 200 || string(got) != "valid:" {
+		t.Errorf("GET: status %d, body %q", resp.StatusCode, got)
+	}
+	a.log.waitFor(t, "validated request", 5*time.Second)
+	for _, bad := range []string{"AssertionError", "WSGIWarning", "handler error"} {
+		if strings.Contains(a.log.String(), bad) {
+			t.Errorf("log holds %q", bad)
+		}
+	}
+}
+
+func TestResponses(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	for _, tc := range []struct {
+		path    string
+		status  int
+		body    string
+		header  map[string]string
+		log     []string
+		readErr bool
+	}{
+		{path: "/write", status: 200, body: "one two three"},
+		{path: "/excinfo", status: 503, body: "recovered"},
+		{path: "/excinfo-late", status: 200, body: "partial", log: []string{"ValueError: late"}},
+		{path: "/twice", status: 500, log: []string{"start_response called a second time"}},
+		{path: "/raise", status: 500, log: []string{"Traceback", "RuntimeError: boom from the app", "status=500"}},
+		{path: "/hop", status: 500, log: []string{"hop-by-hop header"}},
+		{path: "/errors", status: 200, body: "ok", log: []string{"text=\"line one\"", "text=\"line two\"", "text=tail"}},
+		{path: "/cl-long", status: 200, body: "123", log: []string{"more than its Content-Length 3"}},
+		{path: "/cl-short", status: 200, readErr: true, log: []string{"sent 5 bytes of its Content-Length 10"}},
+		{path: "/status?s=201+Created", status: 201, header: map[string]string{"X-Test": "yes", "Set-Cookie": "a=1"}},
+		{path: "/empty", status: 204},
+		{path: "/filelike", status: 200, body: "from a BytesIO"},
+		{path: "/nowhere", status: 404, body: "no route /nowhere"},
+	} {
+		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+			resp, err := a.client().Get(a.srv.URL + "/app" + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.readErr != (err != nil) {
+				t.Errorf("reading body: %v", err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d (body %q)", resp.StatusCode, tc.status, body)
+			}
+			if tc.body != "" && string(body) != tc.body {
+				t.Errorf("body %q, want %q", body, tc.body)
+			}
+			for k, v := range tc.header {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			for _, s := range tc.log {
+				a.log.waitFor(t, s, 5*time.Second)
+			}
+		})
+	}
+	resp, _ := a.get("/app/status?s=200+OK")
+	if got := resp.Header.Values("Set-Cookie"); len(got) != 2 {
+		t.Errorf("Set-Cookie values %q, want two", got)
+	}
+	resp, body := a.get("/app/big?n=3000000")
+	if resp.StatusCode != 200 || len(body) != 3000000 {
+		t.Errorf("big: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+func TestCloseCalled(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	for _, tag := range []string{"T1", "T2"} {
+		if _, body := a.get("/app/close?tag=" + tag); string(body) != "ab" {
+			t.Errorf("body %q", body)
+		}
+		a.log.waitFor(t, "closed "+tag, 5*time.Second)
+	}
+}
+
+func TestFileWrapper(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	data := make([]byte, 100000)
+	rand.New(rand.NewSource(2)).Read(data)
+	path := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query string
+		want  []byte
+	}{
+		{"", data},
+		{"&offset=1000", data[1000:]},
+		{"&cl=500", data[:500]},
+		{"&offset=99990&cl=5", data[99990:99995]},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			resp, body := a.get("/app/file?path=" + path + tc.query)
+			if resp.StatusCode != 200 || !bytes.Equal(body, tc.want) {
+				t.Errorf("status %d, %d bytes, want %d", resp.StatusCode, len(body), len(tc.want))
+			}
+			if resp.ContentLength != int64(len(tc.want)) {
+				t.Errorf("Content-Length %d, want %d", resp.ContentLength, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestWorkerCrash(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{})
+	_, before := a.get("/app/pid")
+	resp, _ := a.get("/app/crash")
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("crash: status %d, want 502", resp.StatusCode)
+	}
+	resp, after := a.get("/app/pid")
+	if resp.StatusCode != 200 || string(after) == string(before) {
+		t.Errorf("after crash: status %d, pid %s (before %s)", resp.StatusCode, after, before)
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.RequestTimeout = time.Second }})
+	start := time.Now()
+	resp, _ := a.get("/app/sleep?s=10")
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("timeout took %v", d)
+	}
+	if resp, body := a.get("/app/sleep?s=0"); resp.StatusCode != 200 || string(body) != "slept" {
+		t.Errorf("after timeout: status %d, body %q", resp.StatusCode, body)
+	}
+}
+
+func TestMaxRequests(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.MaxRequests = 3 }})
+	count := map[string]int{}
+	for i := 0; i < 10; i++ {
+		resp, body := a.get("/app/pid")
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		count[string(body)]++
+	}
+	if len(count) < 4 {
+		t.Errorf("pids %v: want a new worker every 3 requests", count)
+	}
+	for pid, n := range count {
+		if n > 3 {
+			t.Errorf("worker %s served %d requests, max_requests is 3", pid, n)
+		}
+	}
+}
+
+const versionApp = `def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%s']
+`
+
+func TestReload(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "v.wsgi")
+	if err := os.WriteFile(script, fmt.Appendf(nil, versionApp, "v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(t, script, appOptions{configure: func(m *Module) { m.Reload = true; m.Processes = 2 }})
+	if _, body := a.get("/app/"); string(body) != "v1" {
+		t.Fatalf("body %q", body)
+	}
+	if err := os.WriteFile(script, fmt.Appendf(nil, versionApp, "v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(2 * time.Second)
+	os.Chtimes(script, future, future)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, body := a.get("/app/")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d during reload", resp.StatusCode)
+		}
+		if string(body) == "v2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %q after the script changed", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestImportError(t *testing.T) {
+	script := copyScript(t, "broken.py")
+	a := newApp(t, script, appOptions{})
+	resp, _ := a.get("/app/")
+	if resp.StatusCode != 500 {
+		t.Errorf("status %d, want 500", resp.StatusCode)
+	}
+	a.log.waitFor(t, "Traceback", 5*time.Second)
+	a.log.waitFor(t, "missing_dependency_xyz", time.Second)
+	// Fixing the script is picked up by the retry.
+	if err := os.WriteFile(script, fmt.Appendf(nil, versionApp, "fixed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, body := a.get("/app/")
+		if resp.StatusCode == 200 && string(body) == "fixed" {
+			break
+		}
+		if resp.StatusCode != 500 || time.Now().After(deadline) {
+			t.Fatalf("status %d, body %q", resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Processes = 2; m.Threads = 10 }})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := fmt.Sprintf("request %d\n", i)
+			resp, err := a.client().Post(a.srv.URL+"/app/input?mode=read", "text/plain", strings.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want, _ := json.Marshal([]string{body}); resp.StatusCode != 200 || !bytes.Equal(got, want) {
+				errs <- fmt.Errorf("request %d: status %d, body %s", i, resp.StatusCode, got)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestHTTP2Streaming checks that chunks are flushed over HTTP/2 too.
+func TestHTTP2Streaming(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{tls: true})
+	tr := a.client().Transport.(*http.Transport)
+	tr.TLSClientConfig.MinVersion = tls.VersionTLS12
+	start := time.Now()
+	resp, err := a.client().Get(a.srv.URL + "/app/stream?sleep=1.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s", resp.Proto)
+	}
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("first chunk took %v", d)
+	}
+	io.Copy(io.Discard, resp.Body)
+}

@@ -1,0 +1,542 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// wsgiPython is the interpreter of the WSGI end-to-end tests; Debian's
+// has python3-flask and python3-django. The tests fail when it is missing.
+func wsgiPython(t *testing.T) string {
+	t.Helper()
+	p := "/usr/bin/python3"
+	if env := os.Getenv("HTTPD_TEST_PYTHON"); env != "" {
+		p = env
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("WSGI tests need Python 3 at %s (set HTTPD_TEST_PYTHON): %v", p, err)
+	}
+	return p
+}
+
+// wsgiFixture copies a module test script or a file of testdata/wsgi into
+// the harness root.
+func wsgiFixture(t *testing.T, h *Harness, src, dst string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Write(dst, string(b), 0o644)
+}
+
+func wsgiConfig(mounts string) string {
+	return `
+server {
+  listen           = ["127.0.0.1:0"]
+  shutdown_timeout = "10s"
+}
+log {
+  access = "off"
+  level  = "debug"
+}
+vhost "localhost" {
+  default = true
+` + mounts + `
+}
+`
+}
+
+// wsgiWorkers lists running processes whose command line mentions dir.
+func wsgiWorkers(dir string) []string {
+	var pids []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(dir)) || !bytes.Contains(b, []byte("-c\x00")) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
+			continue
+		}
+		pids = append(pids, e.Name())
+	}
+	return pids
+}
+
+func stopAndCheckWorkers(t *testing.T, srv *Server, dir string) {
+	t.Helper()
+	srv.Stop()
+	if pids := wsgiWorkers(dir); len(pids) > 0 {
+		t.Errorf("WSGI workers outlived the server: %v", pids)
+	}
+}
+
+func wsgiGet(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: body: %v", u, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestWSGIGateway(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	wsgiFixture(t, h, "../modules/wsgi/testdata/validated.py", "wsgi/validated.py")
+	wsgiFixture(t, h, "../modules/wsgi/testdata/broken.py", "wsgi/broken.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %[1]q
+    processes = 2
+    threads   = 10
+  }
+  wsgi_script_alias "/valid/" {
+    script = "wsgi/validated.py"
+    python = %[1]q
+  }
+  wsgi_script_alias "/slow" {
+    script          = "wsgi/app.py"
+    python          = %[1]q
+    threads         = 2
+    request_timeout = "1s"
+  }
+  wsgi_script_alias "/broken" {
+    script = "wsgi/broken.py"
+    python = %[1]q
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	t.Run("environ", func(t *testing.T) {
+		code, body := wsgiGet(t, srv.URL("/app/environ/a%20b?x=1"))
+		var env map[string]any
+		if err := json.Unmarshal([]byte(body), &env); err != nil || code != 200 {
+			t.Fatalf("status %d, %v: %s", code, err, body)
+		}
+		for k, v := range map[string]string{
+			"SCRIPT_NAME": "/app", "PATH_INFO": "/environ/a b", "QUERY_STRING": "x=1",
+			"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+			"REQUEST_URI": "/app/environ/a%20b?x=1", "wsgi.url_scheme": "http", "HTTP_HOST": srv.Addr,
+			"SCRIPT_FILENAME": filepath.Join(h.Dir, "wsgi/app.py"), "wsgi.multiprocess": "true",
+		} {
+			if got := fmt.Sprint(env[k]); got != v {
+				t.Errorf("environ[%s] = %q, want %q", k, got, v)
+			}
+		}
+	})
+
+	t.Run("input", func(t *testing.T) {
+		for _, chunked := range []bool{false, true} {
+			req, _ := http.NewRequest("POST", srv.URL("/app/input?mode=readline"), strings.NewReader("a\nbb\nccc"))
+			if chunked {
+				req.Body = io.NopCloser(strings.NewReader("a\nbb\nccc"))
+				req.ContentLength = -1
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != `["a\n", "bb\n", "ccc", ""]` {
+				t.Errorf("chunked=%v: %s", chunked, b)
+			}
+		}
+	})
+
+	t.Run("streaming", func(t *testing.T) {
+		start := time.Now()
+		resp, err := http.Get(srv.URL("/app/stream?sleep=1.5"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first\n" {
+			t.Fatalf("first chunk %q: %v", buf, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("first chunk after %v", d)
+		}
+		rest, _ := io.ReadAll(resp.Body)
+		if string(rest) != "second\n" {
+			t.Errorf("rest %q", rest)
+		}
+	})
+
+	t.Run("upload-20MB", func(t *testing.T) {
+		data := make([]byte, 20<<20)
+		rand.New(rand.NewSource(3)).Read(data)
+		sum := sha256.Sum256(data)
+		resp, err := http.Post(srv.URL("/app/upload"), "application/octet-stream", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got struct {
+			SHA256 string
+			Length int
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.SHA256 != hex.EncodeToString(sum[:]) || got.Length != len(data) {
+			t.Errorf("app saw %+v", got)
+		}
+	})
+
+	t.Run("validator", func(t *testing.T) {
+		resp, err := http.Post(srv.URL("/valid/x"), "text/plain", strings.NewReader("checked"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "valid:checked" {
+			t.Errorf("status %d, body %q", resp.StatusCode, b)
+		}
+	})
+
+	t.Run("app-error", func(t *testing.T) {
+		if code, _ := wsgiGet(t, srv.URL("/app/raise")); code != 500 {
+			t.Errorf("status %d", code)
+		}
+		srv.WaitStderr("RuntimeError: boom from the app", 5*time.Second)
+	})
+
+	t.Run("crash", func(t *testing.T) {
+		if code, _ := wsgiGet(t, srv.URL("/app/crash")); code != 502 {
+			t.Errorf("crash: status %d, want 502", code)
+		}
+		if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+			t.Errorf("after crash: status %d", code)
+		}
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		start := time.Now()
+		if code, _ := wsgiGet(t, srv.URL("/slow/sleep?s=10")); code != 504 {
+			t.Errorf("status %d, want 504", code)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v", d)
+		}
+		if code, body := wsgiGet(t, srv.URL("/slow/sleep?s=0")); code != 200 || body != "slept" {
+			t.Errorf("after timeout: %d %q", code, body)
+		}
+	})
+
+	t.Run("import-error", func(t *testing.T) {
+		if code, _ := wsgiGet(t, srv.URL("/broken/")); code != 500 {
+			t.Errorf("status %d, want 500", code)
+		}
+		srv.WaitStderr("missing_dependency_xyz", 5*time.Second)
+		if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+			t.Errorf("other mounts: status %d", code)
+		}
+	})
+
+	t.Run("concurrent-100", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan string, 100)
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				want := fmt.Sprintf("r%d", i)
+				resp, err := http.Post(srv.URL("/app/input?mode=read"), "text/plain", strings.NewReader(want))
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != `["`+want+`"]` {
+					errs <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+	})
+}
+
+func TestWSGIReload(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	const app = `def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%s']
+`
+	script := h.Write("app.wsgi", fmt.Sprintf(app, "v1"), 0o644)
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/" {
+    script = "app.wsgi"
+    python = %q
+    reload = true
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+	if _, body := wsgiGet(t, srv.URL("/")); body != "v1" {
+		t.Fatalf("body %q", body)
+	}
+	h.Write("app.wsgi", fmt.Sprintf(app, "v2"), 0o644)
+	later := time.Now().Add(2 * time.Second)
+	os.Chtimes(script, later, later)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := wsgiGet(t, srv.URL("/"))
+		if code != 200 {
+			t.Fatalf("status %d during reload", code)
+		}
+		if body == "v2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %q", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWSGIFlask(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "testdata/wsgi/flask_app.py", "flask/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/flask" {
+    script  = "flask/app.py"
+    python  = %q
+    threads = 4
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	if code, body := wsgiGet(t, srv.URL("/flask/")); code != 200 || body != "Hello from Flask" {
+		t.Errorf("index: %d %q", code, body)
+	}
+	resp, err := http.PostForm(srv.URL("/flask/echo?q=1"), url.Values{"name": {"José"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo map[string]any
+	json.NewDecoder(resp.Body).Decode(&echo)
+	resp.Body.Close()
+	if echo["script_root"] != "/flask" || echo["path"] != "/echo" || fmt.Sprint(echo["form"]) != "map[name:José]" ||
+		fmt.Sprint(echo["args"]) != "map[q:1]" || echo["url"] != srv.URL("/flask/echo?q=1") {
+		t.Errorf("echo: %v", echo)
+	}
+	resp, err = http.Post(srv.URL("/flask/json"), "application/json", strings.NewReader(`{"a": [1, 2]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"got":{"a":[1,2]}`) {
+		t.Errorf("json: %s", b)
+	}
+
+	// A multipart upload of 5 MB.
+	data := make([]byte, 5<<20)
+	rand.New(rand.NewSource(4)).Read(data)
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	fw, _ := mw.CreateFormFile("file", "blob.bin")
+	fw.Write(data)
+	mw.Close()
+	resp, err = http.Post(srv.URL("/flask/upload"), mw.FormDataContentType(), &mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		Name   string
+		SHA256 string
+		Length int
+	}
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	sum := sha256.Sum256(data)
+	if up.Name != "blob.bin" || up.SHA256 != hex.EncodeToString(sum[:]) || up.Length != len(data) {
+		t.Errorf("upload: %+v", up)
+	}
+
+	start := time.Now()
+	resp, err = http.Get(srv.URL("/flask/stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 6)
+	io.ReadFull(resp.Body, first)
+	if d := time.Since(start); d > 900*time.Millisecond || string(first) != "first\n" {
+		t.Errorf("stream: %q after %v", first, d)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	if code, _ := wsgiGet(t, srv.URL("/flask/fail")); code != 500 {
+		t.Errorf("fail: status %d", code)
+	}
+	srv.WaitStderr("flask view failed", 5*time.Second)
+	if code, _ := wsgiGet(t, srv.URL("/flask/nope")); code != 404 {
+		t.Errorf("missing route: status %d", code)
+	}
+}
+
+func TestWSGIDjango(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "testdata/wsgi/django_app.py", "site/django_app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/django" {
+    script    = "site/django_app.py"
+    python    = %q
+    processes = 2
+    threads   = 4
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	if code, body := wsgiGet(t, srv.URL("/django/")); code != 200 || body != "Hello from Django" {
+		t.Errorf("index: %d %q", code, body)
+	}
+	resp, err := http.PostForm(srv.URL("/django/echo/?page=2"), url.Values{"a": {"1"}, "b": {"two words"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo map[string]any
+	json.NewDecoder(resp.Body).Decode(&echo)
+	resp.Body.Close()
+	if echo["method"] != "POST" || echo["path"] != "/django/echo/" || echo["path_info"] != "/echo/" ||
+		echo["script_name"] != "/django" || fmt.Sprint(echo["post"]) != "map[a:1 b:two words]" ||
+		fmt.Sprint(echo["get"]) != "map[page:2]" || echo["absolute"] != srv.URL("/django/echo/?page=2") {
+		t.Errorf("echo: %v", echo)
+	}
+	// CommonMiddleware's APPEND_SLASH redirect must keep the mount prefix.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.Get(srv.URL("/django/echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 301 || !strings.HasSuffix(resp.Header.Get("Location"), "/django/echo/") {
+		t.Errorf("append slash: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, body := wsgiGet(t, srv.URL("/django/stream/")); code != 200 || body != "one\ntwo\n" {
+		t.Errorf("stream: %d %q", code, body)
+	}
+	if code, _ := wsgiGet(t, srv.URL("/django/missing/")); code != 404 {
+		t.Errorf("missing: status %d", code)
+	}
+}
+
+// TestWSGISighupUnderLoad reloads the server several times while clients
+// keep sending requests: none may fail, and the old workers go away.
+func TestWSGISighupUnderLoad(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %q
+    processes = 2
+    threads   = 4
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	var (
+		stop   atomic.Bool
+		ok     atomic.Int64
+		failed atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []string
+		pids   sync.Map
+	)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second}
+			for !stop.Load() {
+				resp, err := client.Post(srv.URL("/app/pid"), "text/plain", strings.NewReader("x"))
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						ok.Add(1)
+						pids.Store(string(b), true)
+						continue
+					}
+					err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
+				}
+				failed.Add(1)
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(700 * time.Millisecond)
+		n := strings.Count(srv.Stderr(), "config reloaded")
+		srv.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(srv.Stderr(), "config reloaded") <= n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload after SIGHUP:\n%s", srv.Stderr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed during SIGHUP reloads: %q", failed.Load(), failed.Load()+ok.Load(), errs[:min(len(errs), 5)])
+	}
+	n := 0
+	pids.Range(func(any, any) bool { n++; return true })
+	if n < 4 {
+		t.Errorf("requests were served by %d workers; each reload should start new ones", n)
+	}
+	// Only the current generation's two workers remain.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(wsgiWorkers(h.Dir)) > 2 {
+		if time.Now().After(deadline) {
+			t.Errorf("old workers still running: %v", wsgiWorkers(h.Dir))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d requests served across %d workers", ok.Load(), n)
+}
