@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"httpd/modules/gateway"
 	"httpd/modules/registry"
 )
 
@@ -43,7 +44,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := m.log.With("script", s.Filename, "request", r.Method+" "+requestURI(r), "remote", r.RemoteAddr)
+	log := m.log.With("script", s.Filename, "request", r.Method+" "+gateway.RequestURI(r), "remote", r.RemoteAddr)
 
 	// The request body: streamed when its length is known (or when the
 	// mount streams chunked bodies), else collected first so that

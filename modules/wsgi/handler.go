@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"httpd/modules/gateway"
 	"httpd/modules/registry"
 )
 
@@ -161,19 +161,10 @@ func (ex *exchange) send(mode byte, body []byte) error {
 		b = appendPair(b, k, v)
 		pairs++
 	}
-	add("REQUEST_METHOD", r.Method)
 	add("SCRIPT_NAME", scriptName)
 	add("PATH_INFO", pathInfo)
-	add("QUERY_STRING", r.URL.RawQuery)
-	add("REQUEST_URI", r.RequestURI)
-	add("SERVER_PROTOCOL", r.Proto)
-	add("SERVER_SOFTWARE", ServerSoftware)
-	add("GATEWAY_INTERFACE", "CGI/1.1")
 	add("SCRIPT_FILENAME", m.Script)
 	add("DOCUMENT_ROOT", m.docRoot)
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		add("CONTENT_TYPE", ct)
-	}
 	switch {
 	case mode == frameRequestPush:
 		add("CONTENT_LENGTH", strconv.Itoa(len(body)))
@@ -182,62 +173,18 @@ func (ex *exchange) send(mode byte, body []byte) error {
 	case r.Header.Get("Content-Length") != "":
 		add("CONTENT_LENGTH", "0")
 	}
-	host, port := serverHostPort(r)
-	add("SERVER_NAME", host)
-	add("SERVER_PORT", port)
-	if ra, rp, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		add("REMOTE_ADDR", ra)
-		add("REMOTE_PORT", rp)
-	} else {
-		add("REMOTE_ADDR", r.RemoteAddr)
+	if len(r.TransferEncoding) > 0 {
+		// net/http takes Transfer-Encoding out of r.Header; frameworks
+		// look for it to know that a body without CONTENT_LENGTH is
+		// there all the same.
+		add("HTTP_TRANSFER_ENCODING", strings.Join(r.TransferEncoding, ", "))
 	}
 	if r.TLS != nil {
-		add("HTTPS", "on")
 		add("wsgi.url_scheme", "https")
 	} else {
 		add("wsgi.url_scheme", "http")
 	}
-	add("HTTP_HOST", r.Host)
-	if len(r.TransferEncoding) > 0 {
-		add("HTTP_TRANSFER_ENCODING", strings.Join(r.TransferEncoding, ", "))
-	}
-	for k, vv := range r.Header {
-		switch k {
-		case "Content-Type", "Content-Length", "Proxy", "Host":
-			continue
-		case "Authorization":
-			if !m.PassAuth {
-				continue
-			}
-		}
-		if strings.IndexByte(k, '_') >= 0 {
-			continue // like Apache: "X_Y" must not pose as "X-Y"
-		}
-		b = append(b, "HTTP_"...)
-		for i := 0; i < len(k); i++ {
-			ch := k[i]
-			switch {
-			case ch >= 'a' && ch <= 'z':
-				ch -= 'a' - 'A'
-			case ch == '-':
-				ch = '_'
-			}
-			b = append(b, ch)
-		}
-		b = append(b, 0)
-		sep := ", "
-		if k == "Cookie" {
-			sep = "; "
-		}
-		for i, v := range vv {
-			if i > 0 {
-				b = append(b, sep...)
-			}
-			b = append(b, v...)
-		}
-		b = append(b, 0)
-		pairs++
-	}
+	gateway.RequestVars(r, gateway.Options{Software: ServerSoftware, PassAuth: m.PassAuth}, add)
 	if bytes.Count(b[frameHeaderLen:], []byte{0}) != 2*pairs {
 		ex.c.out = b
 		return registry.Errorf(http.StatusBadRequest, "wsgi %s: request holds a NUL byte", m.Prefix)
@@ -252,32 +199,6 @@ func (ex *exchange) send(mode byte, body []byte) error {
 		return registry.Error(http.StatusBadGateway, fmt.Errorf("wsgi %s: worker %d: send request: %w", m.Prefix, ex.c.w.pid, err))
 	}
 	return nil
-}
-
-// serverHostPort returns SERVER_NAME and SERVER_PORT: the Host header's
-// name and port, else the local address the request came in on.
-func serverHostPort(r *http.Request) (string, string) {
-	host, port := r.Host, ""
-	if h, p, err := net.SplitHostPort(r.Host); err == nil {
-		host, port = h, p
-	}
-	if port == "" {
-		if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-			if _, p, err := net.SplitHostPort(la.String()); err == nil {
-				port = p
-			}
-		}
-	}
-	if port == "" {
-		port = "80"
-		if r.TLS != nil {
-			port = "443"
-		}
-	}
-	if host == "" {
-		host = "localhost"
-	}
-	return host, port
 }
 
 func (ex *exchange) fail(err error) {

@@ -223,10 +223,11 @@ func TestEnviron(t *testing.T) {
 			"REQUEST_URI": "/app/environ/x%20y?a=1&b=%20", "SERVER_PROTOCOL": "HTTP/1.1",
 			"wsgi.url_scheme": "http", "wsgi.multithread": true, "wsgi.multiprocess": false,
 			"wsgi.run_once": false, "wsgi.input_terminated": true, "SERVER_NAME": "127.0.0.1",
+			"REQUEST_SCHEME": "http",
 		}},
 		{name: "h2-tls", tls: true, prefix: "/app/", path: "/app/environ", want: map[string]any{
 			"SCRIPT_NAME": "/app", "PATH_INFO": "/environ", "SERVER_PROTOCOL": "HTTP/2.0",
-			"wsgi.url_scheme": "https", "HTTPS": "on",
+			"wsgi.url_scheme": "https", "HTTPS": "on", "REQUEST_SCHEME": "https",
 		}},
 		{name: "root", prefix: "/", path: "/environ", want: map[string]any{
 			"SCRIPT_NAME": "", "PATH_INFO": "/environ",
@@ -241,6 +242,8 @@ func TestEnviron(t *testing.T) {
 			req.Header.Set("Proxy", "http://evil")
 			req.Header.Set("Authorization", "Basic Zm9vOmJhcg==")
 			req.Header["X_Spoof"] = []string{"1"}
+			req.Header["X.Dot"] = []string{"1"}
+			req.Header.Set("Proxy-Authorization", "Basic Zm9vOmJhcg==")
 			req.AddCookie(&http.Cookie{Name: "a", Value: "1"})
 			req.AddCookie(&http.Cookie{Name: "b", Value: "2"})
 			resp, body := a.do(req)
@@ -255,7 +258,7 @@ func TestEnviron(t *testing.T) {
 				"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "3",
 				"HTTP_X_CUSTOM": "one, two", "HTTP_COOKIE": "a=1; b=2", "REMOTE_ADDR": "127.0.0.1",
 				"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": ServerSoftware,
-				"SCRIPT_FILENAME": a.script, "DOCUMENT_ROOT": "/srv/www",
+				"SCRIPT_FILENAME": a.script, "DOCUMENT_ROOT": "/srv/www", "SERVER_ADDR": "127.0.0.1",
 				"SERVER_PORT":  a.srv.URL[strings.LastIndexByte(a.srv.URL, ':')+1:],
 				"HTTP_HOST":    strings.TrimPrefix(strings.TrimPrefix(a.srv.URL, "http://"), "https://"),
 				"wsgi.version": []any{1.0, 0.0},
@@ -268,7 +271,7 @@ func TestEnviron(t *testing.T) {
 					t.Errorf("environ[%q] = %#v, want %#v", k, got, v)
 				}
 			}
-			for _, k := range []string{"HTTP_PROXY", "HTTP_AUTHORIZATION", "HTTP_X_SPOOF", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"} {
+			for _, k := range []string{"HTTP_PROXY", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_X_SPOOF", "HTTP_X.DOT", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"} {
 				if v, ok := env[k]; ok {
 					t.Errorf("environ has %s = %v", k, v)
 				}
