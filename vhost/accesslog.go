@@ -83,6 +83,10 @@ func (a *accessLog) Close() error {
 	return err
 }
 
+// timed reports whether lines carry the request's duration, so that the
+// request's start time is worth reading the clock for.
+func (a *accessLog) timed() bool { return a != nil && a.format == "json" }
+
 func (a *accessLog) log(rw *responseWriter, r *http.Request, vhost string) {
 	if a == nil {
 		return

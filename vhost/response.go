@@ -17,8 +17,8 @@ type responseWriter struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
-	abort       bool // the handler failed mid-response
-	start       time.Time
+	abort       bool      // the handler failed mid-response
+	start       time.Time // set only when the access log records durations
 }
 
 var rwPool = sync.Pool{New: func() any { return new(responseWriter) }}
@@ -27,7 +27,7 @@ var serverHeader = []string{"httpd"}
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request) *responseWriter {
 	rw := rwPool.Get().(*responseWriter)
-	*rw = responseWriter{ResponseWriter: w, status: http.StatusOK, start: time.Now()}
+	*rw = responseWriter{ResponseWriter: w, status: http.StatusOK}
 	w.Header()["Server"] = serverHeader
 	return rw
 }

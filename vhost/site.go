@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
+	"time"
 
 	"httpd/conf"
 	"httpd/modules/registry"
@@ -127,6 +129,9 @@ func (st *site) dispatch(w http.ResponseWriter, r *http.Request) {
 func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 	rw := newResponseWriter(w, r)
 	defer rw.release()
+	if st.access.timed() {
+		rw.start = time.Now()
+	}
 	if st.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > st.maxBody {
 			st.fail(rw, r, registry.Errorf(http.StatusRequestEntityTooLarge,
@@ -148,7 +153,12 @@ func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 // fail answers a request whose handler returned err: the status page if
 // nothing was written yet, and one error-log line.
 func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := registry.StatusOf(err)
+	var status int
+	if se, ok := err.(*registry.StatusError); ok { // the common case, without errors.As
+		status = se.Status
+	} else {
+		status = registry.StatusOf(err)
+	}
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -182,19 +192,53 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 			delete(h, k)
 		}
 	}
+	p := errorPageFor(status)
+	h["Content-Type"] = htmlType
+	h["Content-Length"] = p.length
+	h["X-Content-Type-Options"] = nosniff
+	if status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
+		h["Connection"] = connClose
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(p.body)
+	}
+}
+
+// errorPage is the fixed answer for one status. Its slices are shared by
+// every response: header values have capacity one, so that appending to
+// one copies it.
+type errorPage struct {
+	body   []byte
+	length []string
+}
+
+var (
+	htmlType  = []string{"text/html; charset=utf-8"}
+	nosniff   = []string{"nosniff"}
+	connClose = []string{"close"}
+	// errorPages holds the page of every status from 400 to 599, made
+	// once, so an error answer allocates nothing of its own.
+	errorPages = func() (p [200]*errorPage) {
+		for i := range p {
+			p[i] = newErrorPage(400 + i)
+		}
+		return p
+	}()
+)
+
+func errorPageFor(status int) *errorPage {
+	if status >= 400 && status < 600 {
+		return errorPages[status-400]
+	}
+	return newErrorPage(status)
+}
+
+func newErrorPage(status int) *errorPage {
 	text := http.StatusText(status)
 	if text == "" {
 		text = "Error"
 	}
 	body := fmt.Sprintf("<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%d %s</h1></body></html>\n", status, text, status, text)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", fmt.Sprint(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
-		h.Set("Connection", "close")
-	}
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(body))
-	}
+	return &errorPage{body: []byte(body), length: []string{strconv.Itoa(len(body))}}
 }

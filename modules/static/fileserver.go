@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"httpd/modules/registry"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	// CacheControl, when not empty, is sent as Cache-Control with files
 	// (200, 206 and 304 answers).
 	CacheControl string
+	// Cache keeps small files in memory; see CacheOptions.
+	Cache CacheOptions
 }
 
 // FileServer serves the files below one directory, or one single file.
@@ -42,6 +45,10 @@ type FileServer struct {
 	root *os.Root // nil when file is set
 	file string   // the single file served, or ""
 	opts Options
+	// cache holds small files of root in memory; nil when off.
+	cache *cache
+	// cacheControl is opts.CacheControl as a header value, or nil.
+	cacheControl []string
 }
 
 // NewFileServer opens root, a directory or a regular file. For a file, the
@@ -53,6 +60,9 @@ func NewFileServer(root string, opts Options) (*FileServer, error) {
 		return nil, fmt.Errorf("static %s: %w", root, err)
 	}
 	s := &FileServer{dir: root, opts: opts}
+	if opts.CacheControl != "" {
+		s.cacheControl = []string{opts.CacheControl}
+	}
 	if !fi.IsDir() {
 		if !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("static %s: not a directory or regular file", root)
@@ -65,6 +75,7 @@ func NewFileServer(root string, opts Options) (*FileServer, error) {
 		return nil, fmt.Errorf("static %s: %w", root, err)
 	}
 	s.root = r
+	s.cache = newCache(root, opts.Cache)
 	return s, nil
 }
 
@@ -79,7 +90,7 @@ func (s *FileServer) Close() error {
 	if s.root == nil {
 		return nil
 	}
-	return s.root.Close()
+	return errors.Join(s.root.Close(), s.cache.close())
 }
 
 // Serve answers a GET or HEAD request for urlPath, the request's decoded
@@ -121,6 +132,16 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 	if !s.opts.Dotfiles && Hidden(rel) {
 		return registry.Errorf(http.StatusNotFound, "static: hidden path %q", rel)
 	}
+	slash := strings.HasSuffix(urlPath, "/")
+	if s.cache != nil {
+		m := s.cache.files
+		if slash || rel == "." {
+			m = s.cache.indexes
+		}
+		if e := s.cache.get(m, rel); e != nil {
+			return s.serveEntry(w, r, e)
+		}
+	}
 	f, err := s.root.Open(rel)
 	if err != nil {
 		return openError(rel, err)
@@ -130,10 +151,12 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 	if err != nil {
 		return registry.Error(http.StatusInternalServerError, fmt.Errorf("static %s: %w", rel, err))
 	}
-	slash := strings.HasSuffix(urlPath, "/")
 	if !fi.IsDir() {
 		if slash {
 			return registry.Error(http.StatusNotFound, fmt.Errorf("static %s: not a directory: %w", rel, fs.ErrNotExist))
+		}
+		if e := s.fill(false, rel, f, fi, rel); e != nil {
+			return s.serveEntry(w, r, e)
 		}
 		return s.serveOpen(w, r, f, fi, rel)
 	}
@@ -141,7 +164,7 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 		redirectSlash(w, r)
 		return nil
 	}
-	for _, name := range s.opts.Index {
+	for i, name := range s.opts.Index {
 		ipath := name
 		if rel != "." {
 			ipath = rel + "/" + name
@@ -159,12 +182,38 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 			continue
 		}
 		defer idx.Close()
+		if i == 0 {
+			// Only the first index name is cached for the directory:
+			// finding it again proves no earlier name is missing.
+			if e := s.fill(true, rel, idx, ifi, ipath); e != nil {
+				return s.serveEntry(w, r, e)
+			}
+		}
 		return s.serveOpen(w, r, idx, ifi, ipath)
 	}
 	if !s.opts.Browse {
 		return registry.Errorf(http.StatusForbidden, "static %s: directory has no index file and browse is off", rel)
 	}
 	return s.list(w, r, f, rel)
+}
+
+// fill caches the open file f, named name below the root, under key (the
+// directory, for an index file) when the cache is on and the file fits;
+// it returns the new entry or nil.
+func (s *FileServer) fill(index bool, key string, f *os.File, fi fs.FileInfo, name string) *cached {
+	if s.cache == nil {
+		return nil
+	}
+	e := s.cache.fill(f, fi, name, time.Now())
+	if e == nil {
+		return nil
+	}
+	m := s.cache.files
+	if index {
+		m = s.cache.indexes
+	}
+	s.cache.put(m, key, e)
+	return e
 }
 
 // serveFile serves the open single file of a file alias.
@@ -218,8 +267,18 @@ func openError(name string, err error) error {
 		errors.Is(err, syscall.ENOMEM), errors.Is(err, syscall.EIO):
 		status = http.StatusInternalServerError
 	}
-	return registry.Error(status, fmt.Errorf("static: open %s: %w", name, err))
+	return registry.Error(status, &openErr{name: name, err: err})
 }
+
+// openErr is "static: open NAME: ERR", formatted only when read: a missing
+// file is common, and its error is usually dropped for the next handler.
+type openErr struct {
+	name string
+	err  error
+}
+
+func (e *openErr) Error() string { return "static: open " + e.name + ": " + e.err.Error() }
+func (e *openErr) Unwrap() error { return e.err }
 
 // redirectSlash answers 301 with the request's path plus "/", keeping the
 // query. Leading slashes collapse to one, so the Location can never name

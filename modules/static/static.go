@@ -31,6 +31,9 @@ var OptionAttributes = []hcl.AttributeSchema{
 	{Name: "browse"},
 	{Name: "dotfiles"},
 	{Name: "cache_control"},
+	{Name: "cache"},
+	{Name: "cache_max_file"},
+	{Name: "cache_size"},
 }
 
 // DefaultIndex is the index list used when a block sets none.
@@ -62,6 +65,24 @@ func DecodeOptions(content *hcl.BodyContent, dc *registry.DecodeContext) (Option
 		diags = append(diags, registry.AttrError(attr, "Invalid cache_control",
 			"cache_control is one header value and cannot hold line breaks."))
 	}
+	cacheOn, d := registry.Bool(content, "cache", dc.Eval, true)
+	diags = append(diags, d...)
+	o.Cache.Off = !cacheOn
+	for _, sz := range []struct {
+		name string
+		def  int64
+		dst  *int64
+	}{
+		{"cache_max_file", DefaultCacheMaxFile, &o.Cache.MaxFile},
+		{"cache_size", DefaultCacheSize, &o.Cache.Size},
+	} {
+		*sz.dst, d = registry.Size(content, sz.name, dc.Eval, sz.def)
+		diags = append(diags, d...)
+		if attr, ok := content.Attributes[sz.name]; ok && !d.HasErrors() && *sz.dst <= 0 {
+			diags = append(diags, registry.AttrError(attr, "Invalid "+sz.name,
+				sz.name+" must be more than 0 bytes; to turn the cache off, set cache = false."))
+		}
+	}
 	return o, diags
 }
 
@@ -78,6 +99,9 @@ type Module struct {
 // leaves the defaults.
 func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostics {
 	m.opts = Options{Index: DefaultIndex}
+	if dc != nil {
+		m.root = dc.DocumentRoot
+	}
 	if b == nil {
 		return nil
 	}
@@ -150,10 +174,19 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 // the request to next instead (when next is not nil).
 func ServeOrNext(s *FileServer, w http.ResponseWriter, r *http.Request, urlPath string, next registry.Handler) error {
 	err := s.Serve(w, r, urlPath)
-	if err != nil && next != nil && errors.Is(err, fs.ErrNotExist) && registry.StatusOf(err) == http.StatusNotFound {
+	if err != nil && next != nil && errors.Is(err, fs.ErrNotExist) && statusOf(err) == http.StatusNotFound {
 		return next.ServeHTTP(w, r)
 	}
 	return err
+}
+
+// statusOf is registry.StatusOf without its allocation in the common
+// case of a *registry.StatusError.
+func statusOf(err error) int {
+	if se, ok := err.(*registry.StatusError); ok {
+		return se.Status
+	}
+	return registry.StatusOf(err)
 }
 
 // Cleanup closes the document root.

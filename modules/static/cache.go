@@ -1,0 +1,221 @@
+package static
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults of CacheOptions.
+const (
+	DefaultCacheMaxFile = 64 << 10 // bytes
+	DefaultCacheSize    = 64 << 20 // bytes
+)
+
+// CacheOptions set the in-memory cache of small files. The zero value is
+// the cache on with the defaults.
+type CacheOptions struct {
+	// Off turns the cache off: every request opens its file.
+	Off bool
+	// MaxFile is the largest file kept, in bytes; 0 means
+	// DefaultCacheMaxFile.
+	MaxFile int64
+	// Size bounds the bytes kept in all; 0 means DefaultCacheSize.
+	Size int64
+}
+
+// cacheSettle is how long a file must have been left alone (since its
+// last status change, ctime) before it is cached. File timestamps come
+// from a coarse clock and some file systems keep whole seconds only, so a
+// change made in the same tick as the one before it may leave every
+// timestamp as it was; once a file's ctime is this far in the past, any
+// later change gives it a different ctime, and a cached copy can no longer
+// be mistaken for the current file.
+var cacheSettle = 2 * time.Second
+
+// cache keeps the content and ready-made headers of small files, so a hit
+// costs no open, read or close: one stat of the path (fstatat from the
+// root's directory) proves that the path still leads to the very file
+// that was read, unchanged (same device, inode, size, mtime, ctime and
+// mode). An edited, replaced, renamed-over, deleted, chmod-ed or
+// re-pointed (symlink) file fails that check and is served fresh from
+// disk, which refills the entry once the new file has settled.
+//
+// Entries are made only from files opened through the FileServer's
+// os.Root, so the cache never holds a file the root would not serve.
+// A path is also checked with CleanPath and Hidden before the cache is
+// consulted, exactly as before opening.
+type cache struct {
+	dir     *dirHandle // the root directory, for fstatat
+	maxFile int64
+	size    int64
+
+	mu      sync.RWMutex       // guards files, indexes and used
+	files   map[string]*cached // by CleanPath result
+	indexes map[string]*cached // directory (CleanPath result) → its first index file
+	used    int64              // bytes held by entries
+}
+
+// cached is one cached file with its headers, each a one-element slice of
+// capacity one that is put into response headers as is (appending to it
+// copies it, so a handler cannot change the cached value).
+type cached struct {
+	name    string // the path below the root, for ServeContent
+	path    []byte // name with a NUL byte, for fstatat
+	id      fileID
+	body    []byte
+	modTime time.Time
+
+	ctype, etag, lastMod, length []string // lastMod nil for a zero modTime
+}
+
+func (e *cached) cost() int64 { return int64(len(e.body)+2*len(e.path)) + 256 }
+
+func newCache(root string, o CacheOptions) *cache {
+	if o.Off {
+		return nil
+	}
+	d, err := openDirHandle(root)
+	if err != nil {
+		return nil // no cache on this system: every request opens its file
+	}
+	c := &cache{dir: d, maxFile: o.MaxFile, size: o.Size,
+		files: map[string]*cached{}, indexes: map[string]*cached{}}
+	if c.maxFile <= 0 {
+		c.maxFile = DefaultCacheMaxFile
+	}
+	if c.size <= 0 {
+		c.size = DefaultCacheSize
+	}
+	c.maxFile = min(c.maxFile, c.size)
+	return c
+}
+
+func (c *cache) close() error {
+	if c == nil {
+		return nil
+	}
+	return c.dir.close()
+}
+
+// get returns the entry for key when it is still the current file. A
+// stale entry is dropped.
+func (c *cache) get(m map[string]*cached, key string) *cached {
+	c.mu.RLock()
+	e := m[key]
+	c.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	if id, ok := c.dir.stat(e.path); ok && id == e.id {
+		return e
+	}
+	c.mu.Lock()
+	if m[key] == e {
+		delete(m, key)
+		c.used -= e.cost()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// fill reads f, the open file named name, into a new entry when it is
+// small, regular and settled; else it returns nil and f is untouched.
+func (c *cache) fill(f *os.File, fi os.FileInfo, name string, now time.Time) *cached {
+	if !fi.Mode().IsRegular() || fi.Size() > c.maxFile {
+		return nil
+	}
+	id, ok := idOf(fi)
+	if !ok || !id.settled(now) {
+		return nil
+	}
+	body := make([]byte, fi.Size())
+	if _, err := f.ReadAt(body, 0); err != nil && err != io.EOF {
+		return nil
+	}
+	// The file must not have changed while it was read.
+	fi2, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	if id2, ok := idOf(fi2); !ok || id2 != id {
+		return nil
+	}
+	e := &cached{name: name, path: append([]byte(name), 0), id: id, body: body, modTime: fi.ModTime()}
+	e.ctype = []string{ContentType(name)}
+	e.etag = []string{etag(fi)}
+	if mt := fi.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
+		e.lastMod = []string{mt.UTC().Format(http.TimeFormat)}
+	}
+	e.length = []string{strconv.Itoa(len(body))}
+	return e
+}
+
+// put stores e under key, dropping other entries (in no order) as needed
+// to stay within size.
+func (c *cache) put(m map[string]*cached, key string, e *cached) {
+	cost := e.cost()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := m[key]; old != nil {
+		c.used -= old.cost()
+		delete(m, key)
+	}
+	for _, mm := range []map[string]*cached{c.files, c.indexes} {
+		for k, old := range mm {
+			if c.used+cost <= c.size {
+				break
+			}
+			c.used -= old.cost()
+			delete(mm, k)
+		}
+	}
+	if c.used+cost > c.size {
+		return
+	}
+	m[key] = e
+	c.used += cost
+}
+
+var acceptRanges = []string{"bytes"}
+
+// serveEntry answers from a cached file exactly as http.ServeContent
+// would from the file itself. A plain GET or HEAD is written directly;
+// conditional and range requests go through http.ServeContent.
+func (s *FileServer) serveEntry(w http.ResponseWriter, r *http.Request, e *cached) error {
+	h := w.Header()
+	h["Content-Type"] = e.ctype
+	h["Etag"] = e.etag
+	if s.cacheControl != nil {
+		h["Cache-Control"] = s.cacheControl
+	}
+	if !plainRequest(r) || h["Content-Encoding"] != nil {
+		http.ServeContent(w, r, e.name, e.modTime, bytes.NewReader(e.body))
+		return nil
+	}
+	if e.lastMod != nil {
+		h["Last-Modified"] = e.lastMod
+	}
+	h["Accept-Ranges"] = acceptRanges
+	h["Content-Length"] = e.length
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(e.body)
+	}
+	return nil
+}
+
+// plainRequest reports whether r has none of the headers that make
+// http.ServeContent answer anything but the whole file.
+func plainRequest(r *http.Request) bool {
+	h := r.Header
+	if len(h) == 0 {
+		return true
+	}
+	return h["Range"] == nil && h["If-Match"] == nil && h["If-None-Match"] == nil &&
+		h["If-Modified-Since"] == nil && h["If-Unmodified-Since"] == nil
+}

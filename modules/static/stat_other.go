@@ -1,0 +1,26 @@
+//go:build !linux
+
+package static
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// fileID is unused off Linux: the cache is off there.
+type fileID struct{}
+
+func (fileID) settled(time.Time) bool { return false }
+
+func idOf(os.FileInfo) (fileID, bool) { return fileID{}, false }
+
+type dirHandle struct{}
+
+func openDirHandle(string) (*dirHandle, error) {
+	return nil, errors.New("static: the file cache needs Linux")
+}
+
+func (*dirHandle) close() error { return nil }
+
+func (*dirHandle) stat([]byte) (fileID, bool) { return fileID{}, false }
