@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ type Server struct {
 	stopping  bool
 
 	gen atomic.Pointer[generation]
+
+	// profile is the CPU profile being written when HTTPD_CPUPROFILE
+	// names a file (see bench/README.md); nil otherwise.
+	profile *os.File
 }
 
 // New returns a server that logs errors to log.
@@ -142,7 +147,34 @@ func (g *generation) drainAndClean(ctx context.Context, log *slog.Logger) {
 // Start builds the first generation from cfg and opens its listeners. The
 // access log goes to accessOut (nil for none).
 func (s *Server) Start(ctx context.Context, cfg *conf.Config, accessOut io.WriteCloser) error {
+	if p := os.Getenv("HTTPD_CPUPROFILE"); p != "" {
+		s.startProfile(p)
+	}
 	return s.load(ctx, cfg, accessOut, true)
+}
+
+// startProfile writes a CPU profile to file until Shutdown.
+func (s *Server) startProfile(file string) {
+	f, err := os.Create(file)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		s.log.Error("cannot write the CPU profile HTTPD_CPUPROFILE names", "file", file, "err", err)
+		return
+	}
+	s.profile = f
+}
+
+// writeAllocProfile writes the profile of every allocation made so far.
+func writeAllocProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
 
 // Reload builds a new generation from cfg and swaps it in. If anything
@@ -259,6 +291,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	if g := s.gen.Load(); g != nil {
 		g.retire(ctx, s.log)
+	}
+	if s.profile != nil {
+		pprof.StopCPUProfile()
+		errs = append(errs, s.profile.Close())
+	}
+	if p := os.Getenv("HTTPD_MEMPROFILE"); p != "" {
+		errs = append(errs, writeAllocProfile(p))
 	}
 	return errors.Join(errs...)
 }
@@ -413,10 +452,7 @@ func Describe(cfg *conf.Config) string {
 			if d, ok := mb.Module.(interface{ Describe() string }); ok {
 				desc = d.Describe()
 			}
-			label := mb.Info.Name
-			if p := mb.Prefix(); p != "" {
-				label += " " + p
-			}
+			label := strings.Join(append([]string{mb.Info.Name}, mb.Labels...), " ")
 			fmt.Fprintf(&b, "    %-28s %s\n", label, desc)
 		}
 	}
