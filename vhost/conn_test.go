@@ -78,8 +78,8 @@ func FuzzFramer(f *testing.F) {
 		}
 		fr.feed(b[:split])
 		fr.feed(b[split:])
-		if len(fr.queue) > maxFrameQueue || len(fr.line) > maxFrameLine {
-			t.Errorf("queue %d, line %d", len(fr.queue), len(fr.line))
+		if fr.pending > maxFrameQueue || len(fr.line) > maxFrameLine {
+			t.Errorf("queue %d, line %d", fr.pending, len(fr.line))
 		}
 		fr.claim("GET", "/")
 	})
@@ -251,5 +251,23 @@ func TestVHostFramerInHeader(t *testing.T) {
 		if got := f.inHeader(); got != s.want {
 			t.Errorf("step %d (%q): inHeader = %v, want %v", i, s.feed, got, s.want)
 		}
+	}
+}
+
+// TestVHostFramerAllocs pins that following a keep-alive connection costs
+// no allocation per request.
+func TestVHostFramerAllocs(t *testing.T) {
+	var f framer
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n")
+	f.feed(req) // the line buffer grows once
+	f.claim("GET", "/index.html")
+	allocs := testing.AllocsPerRun(1000, func() {
+		f.feed(req)
+		if f.claim("GET", "/index.html") {
+			t.Fatal("conflict reported for a plain GET")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per request, want 0", allocs)
 	}
 }

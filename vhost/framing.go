@@ -3,7 +3,6 @@ package vhost
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -15,23 +14,28 @@ import (
 //
 // feed sees every byte in order, before net/http parses it; claim is
 // called by the handler of each request, in order too.
+//
+// Request lines are kept as hashes in a fixed ring, so following a
+// connection allocates nothing per request.
 type framer struct {
 	mu      sync.Mutex // guards everything below
 	state   frameState
 	line    []byte // the header or chunk line read so far
 	left    int64  // body or chunk bytes still to skip
-	reqLine string // request line of the header block being read
+	req     frame  // the header block being read; req.n > 0 once its request line is in
 	long    bool   // the line being read was cut at maxFrameLine
-	reqLong bool   // reqLine was cut
 	hasCL   bool
 	hasTE   bool
-	queue   []frame // header blocks read and not yet claimed
+	queue   [maxFrameQueue]frame // header blocks read and not yet claimed, a ring
+	head    int                  // index of the oldest block in queue
+	pending int                  // blocks in queue
 }
 
 // frame is one request header block.
 type frame struct {
-	reqLine  string // "METHOD target", cut at maxFrameLine bytes
-	long     bool   // reqLine was cut
+	sum      uint64 // FNV-1a of "METHOD target", cut at maxFrameLine bytes
+	n        int    // bytes summed
+	long     bool   // the request line was cut
 	conflict bool   // both Content-Length and Transfer-Encoding
 }
 
@@ -98,7 +102,7 @@ func (f *framer) keep(b []byte) {
 func (f *framer) endLine(line []byte) {
 	switch f.state {
 	case frameHeader:
-		if f.reqLine == "" {
+		if f.req.n == 0 {
 			if len(line) == 0 {
 				return // a stray line break between requests
 			}
@@ -108,8 +112,9 @@ func (f *framer) endLine(line []byte) {
 				f.state = frameOff // HTTP/2 with prior knowledge
 				return
 			}
-			f.reqLine = string(method) + " " + string(target)
-			f.reqLong = f.long
+			sum := fnvAdd(fnvOffset, method)
+			sum = fnvAdd(sum, []byte{' '})
+			f.req = frame{sum: fnvAdd(sum, target), n: len(method) + 1 + len(target), long: f.long}
 			return
 		}
 		if len(line) > 0 {
@@ -124,10 +129,13 @@ func (f *framer) endLine(line []byte) {
 			return
 		}
 		// The end of the header block.
-		if len(f.queue) == maxFrameQueue {
-			f.queue = f.queue[1:]
+		f.req.conflict = f.hasCL && f.hasTE
+		if f.pending == maxFrameQueue { // drop the oldest
+			f.head = (f.head + 1) % maxFrameQueue
+			f.pending--
 		}
-		f.queue = append(f.queue, frame{reqLine: f.reqLine, long: f.reqLong, conflict: f.hasCL && f.hasTE})
+		f.queue[(f.head+f.pending)%maxFrameQueue] = f.req
+		f.pending++
 		switch {
 		case f.hasTE:
 			f.state = frameChunkSize
@@ -136,7 +144,7 @@ func (f *framer) endLine(line []byte) {
 		case f.hasCL && f.left < 0:
 			f.state = frameOff
 		}
-		f.reqLine, f.reqLong, f.hasCL, f.hasTE = "", false, false, false
+		f.req, f.hasCL, f.hasTE = frame{}, false, false
 		if f.state == frameHeader {
 			f.left = 0
 		}
@@ -165,7 +173,7 @@ func (f *framer) endLine(line []byte) {
 func (f *framer) inHeader() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.state == frameHeader && (f.reqLine != "" || len(f.line) > 0)
+	return f.state == frameHeader && (f.req.n > 0 || len(f.line) > 0)
 }
 
 // claim returns whether the header block of the request with this method
@@ -174,13 +182,49 @@ func (f *framer) inHeader() bool {
 func (f *framer) claim(method, target string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	want := method + " " + target
-	for len(f.queue) > 0 {
-		fr := f.queue[0]
-		f.queue = f.queue[1:]
-		if fr.reqLine == want || fr.long && strings.HasPrefix(want, fr.reqLine) {
+	for f.pending > 0 {
+		fr := f.queue[f.head]
+		f.head = (f.head + 1) % maxFrameQueue
+		f.pending--
+		if fr.matches(method, target) {
 			return fr.conflict
 		}
 	}
 	return false
+}
+
+// matches reports whether the block's request line is "method target"
+// (or, for a cut line, begins it).
+func (fr *frame) matches(method, target string) bool {
+	n := len(method) + 1 + len(target)
+	if n != fr.n && !(fr.long && n > fr.n) {
+		return false
+	}
+	sum, left := fnvAddString(fnvOffset, method, fr.n)
+	sum, left = fnvAddString(sum, " ", left)
+	sum, _ = fnvAddString(sum, target, left)
+	return sum == fr.sum
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvAdd(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return h
+}
+
+// fnvAddString adds at most limit bytes of s and returns the limit left.
+func fnvAddString(h uint64, s string, limit int) (uint64, int) {
+	if len(s) > limit {
+		s = s[:limit]
+	}
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h, limit - len(s)
 }
