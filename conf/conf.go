@@ -259,14 +259,9 @@ func (d *decoder) decode(body hcl.Body) hcl.Diagnostics {
 	return diags
 }
 
+// path resolves p against server_root, as modules do.
 func (d *decoder) path(p string) string {
-	if p == "" {
-		return ""
-	}
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(d.cfg.ServerRoot, p)
+	return (&registry.DecodeContext{ServerRoot: d.cfg.ServerRoot}).Path(p)
 }
 
 var serverSchema = &hcl.BodySchema{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"httpd/conf"
+	"httpd/modules/registry"
 )
 
 // Server runs generations of a config on a set of listeners.
@@ -449,7 +450,7 @@ func Describe(cfg *conf.Config) string {
 		}
 		for _, mb := range v.Modules {
 			desc := ""
-			if d, ok := mb.Module.(interface{ Describe() string }); ok {
+			if d, ok := mb.Module.(registry.Describer); ok {
 				desc = d.Describe()
 			}
 			label := strings.Join(append([]string{mb.Info.Name}, mb.Labels...), " ")
