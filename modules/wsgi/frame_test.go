@@ -98,3 +98,26 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestIsWorkerFD(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		want bool
+	}{
+		{"own descriptor", "/proc/42/fd/7", true},
+		{"another process", "/proc/43/fd/7", false},
+		{"pid prefix", "/proc/421/fd/7", false},
+		{"no descriptor", "/proc/42/fd/", false},
+		{"traversal", "/proc/42/fd/../../1/environ", false},
+		{"plain file", "/etc/passwd", false},
+		{"self", "/proc/self/fd/7", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isWorkerFD(tt.path, 42); got != tt.want {
+				t.Errorf("isWorkerFD(%q) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}

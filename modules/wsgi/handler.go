@@ -269,6 +269,9 @@ func (ex *exchange) sendFile(payload []byte) error {
 	if err != nil {
 		return err
 	}
+	if !isWorkerFD(offer.path, ex.c.w.pid) {
+		return fmt.Errorf("wsgi: file frame names %q, not one of the worker's descriptors", offer.path)
+	}
 	f, err := os.Open(offer.path)
 	if err == nil {
 		var st os.FileInfo
@@ -406,4 +409,20 @@ func (ex *exchange) broken(err error) error {
 		return err
 	}
 	return registry.Error(http.StatusBadGateway, err)
+}
+
+// isWorkerFD reports whether path is /proc/PID/fd/N for the worker's own
+// pid: the server opens only descriptors the worker already holds, never
+// a path a worker could choose freely.
+func isWorkerFD(path string, pid int) bool {
+	rest, ok := strings.CutPrefix(path, "/proc/"+strconv.Itoa(pid)+"/fd/")
+	if !ok || rest == "" {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
