@@ -12,6 +12,16 @@
 #   SECONDS     length of each run (default 10)
 #   CONNECTIONS concurrent connections (default 8)
 #
+# HTTPD_BASELINE=BINARY also runs that httpd build (say, one built from
+# the previous commit) as "baseline" in the same rounds, for a before and
+# after from one run.
+#
+# The machine may be shared: before every run it waits while a wrk or
+# h2load it did not start is running (polling every 15 s; at most
+# QUIET_WAIT seconds, default 300, over the whole run), and it repeats a
+# run (up to three times) that one ran alongside; once the wait is spent
+# it measures anyway and says so, and the summary carries a warning.
+#
 # Needs root for apt-get when apache2, lighttpd or wrk are missing. Every
 # process it starts is stopped by pid on exit.
 set -euo pipefail
@@ -26,6 +36,8 @@ CLIENT_CPU=1
 PORT_HTTPD=18081
 PORT_APACHE=18082
 PORT_LIGHTTPD=18083
+PORT_BASELINE=18084
+BASELINE=${HTTPD_BASELINE:-}
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -103,6 +115,12 @@ vhost "localhost" {
 }
 EOF
 
+if [ -n "$BASELINE" ]; then
+    cp "$BASELINE" "$WORK/httpd-baseline"
+    sed "s/127.0.0.1:$PORT_HTTPD/127.0.0.1:$PORT_BASELINE/; s/httpd-error.log/baseline-error.log/" \
+        "$WORK/httpd.hcl" >"$WORK/baseline.hcl"
+fi
+
 cat >"$WORK/apache.conf" <<EOF
 ServerRoot "$WORK"
 ServerName localhost
@@ -162,11 +180,60 @@ taskset -c $SERVER_CPU /usr/sbin/apache2 -f "$WORK/apache.conf" -DFOREGROUND >"$
 PIDS+=($!)
 taskset -c $SERVER_CPU /usr/sbin/lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/logs/lighttpd.out" 2>&1 &
 PIDS+=($!)
-wait_port $PORT_HTTPD
-wait_port $PORT_APACHE
-wait_port $PORT_LIGHTTPD
+ports=($PORT_HTTPD $PORT_APACHE $PORT_LIGHTTPD)
+servers=(httpd:$PORT_HTTPD apache:$PORT_APACHE lighttpd:$PORT_LIGHTTPD)
+if [ -n "$BASELINE" ]; then
+    (cd "$WORK" && exec taskset -c $SERVER_CPU "$WORK/httpd-baseline" -f "$WORK/baseline.hcl") >"$WORK/logs/baseline.out" 2>&1 &
+    PIDS+=($!)
+    ports+=($PORT_BASELINE)
+    servers+=(baseline:$PORT_BASELINE)
+fi
+for port in "${ports[@]}"; do
+    wait_port "$port"
+done
 
-for port in $PORT_HTTPD $PORT_APACHE $PORT_LIGHTTPD; do
+# foreign reports whether a benchmark this script did not start is
+# running.
+foreign() {
+    pgrep -a -x wrk | grep -v " http://127.0.0.1:1808[0-9]/cgi-bin/" | grep -q . && return 0
+    pgrep -x h2load >/dev/null
+}
+
+# quiet waits while a foreign benchmark is running, for at most
+# QUIET_WAIT seconds (default 300) over the whole run: once they are
+# spent it measures at once, and measure no longer repeats runs.
+QUIET_LEFT=${QUIET_WAIT:-300}
+quiet() {
+    while foreign; do
+        if [ "$QUIET_LEFT" -le 0 ]; then
+            [ -e "$WORK/loaded" ] || echo "another benchmark keeps running; measuring alongside it" >&2
+            touch "$WORK/loaded"
+            return 0
+        fi
+        sleep 15
+        QUIET_LEFT=$((QUIET_LEFT - 15))
+    done
+}
+
+# measure runs a command once the machine is quiet, and again (up to
+# three times in all) when a foreign benchmark ran alongside it.
+measure() {
+    local out
+    for attempt in 1 2 3; do
+        quiet
+        rm -f "$WORK/disturbed"
+        (while sleep 0.5; do foreign && { touch "$WORK/disturbed"; break; }; done) &
+        local watcher=$!
+        out=$("$@")
+        kill "$watcher" 2>/dev/null || true
+        wait "$watcher" 2>/dev/null || true
+        [ -e "$WORK/disturbed" ] && [ ! -e "$WORK/loaded" ] || break
+        echo "another benchmark ran alongside (attempt $attempt)" >&2
+    done
+    echo "$out"
+}
+
+for port in "${ports[@]}"; do
     for s in hello hello.sh; do
         body=$(curl -fsS "http://127.0.0.1:$port/cgi-bin/$s")
         [ "$body" = hello ] || { echo "port $port /cgi-bin/$s answered '$body'" >&2; exit 1; }
@@ -177,21 +244,20 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 
 declare -A RESULTS
 FE=()
-servers=(httpd:$PORT_HTTPD apache:$PORT_APACHE lighttpd:$PORT_LIGHTTPD)
 echo "rounds=$ROUNDS seconds=$SECS connections=$CONNS server-cpu=$SERVER_CPU client-cpu=$CLIENT_CPU" >&2
 for round in $(seq "$ROUNDS"); do
     for script in hello hello.sh; do
         for entry in "${servers[@]}"; do
             name=${entry%%:*}
             port=${entry##*:}
-            for i in 0 1 2; do
+            for i in "${!PIDS[@]}"; do
                 if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
                     echo "a server died (pid ${PIDS[$i]}); its logs:" >&2
                     tail -n 20 "$WORK"/logs/* >&2
                     exit 1
                 fi
             done
-            rps=$(taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/cgi-bin/$script" |
+            rps=$(measure taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/cgi-bin/$script" |
                 awk '/^Requests\/sec:/ {print $2}')
             echo "round $round $name $script: $rps req/s" >&2
             RESULTS[$name.$script]+="$rps "
@@ -199,16 +265,21 @@ for round in $(seq "$ROUNDS"); do
     done
     # The ceiling: spawn+read+wait of the C hello with as many workers as
     # wrk has connections, on the servers' CPU.
-    fe=$(taskset -c $SERVER_CPU "$WORK/forkexec" "$WORK/cgi-bin/hello" $((CONNS * 500)) "$CONNS")
+    fe=$(measure taskset -c $SERVER_CPU "$WORK/forkexec" "$WORK/cgi-bin/hello" $((CONNS * 500)) "$CONNS")
     echo "round $round fork+exec: $fe per s" >&2
     FE+=("$fe")
 done
 
+if [ -e "$WORK/loaded" ]; then
+    echo "WARNING: measured while another benchmark was running"
+fi
 med() { echo "${RESULTS[$1]}" | tr ' ' '\n' | grep . | median; }
 forkexec=$(printf '%s\n' "${FE[@]}" | median)
 echo
 printf '%-10s %12s %12s\n' server "C req/s" "sh req/s"
-for name in httpd apache lighttpd; do
+names=(httpd apache lighttpd)
+[ -n "$BASELINE" ] && names+=(baseline)
+for name in "${names[@]}"; do
     printf '%-10s %12s %12s\n' "$name" "$(med $name.hello)" "$(med $name.hello.sh)"
 done
 printf '%-10s %12s\n' fork+exec "$forkexec"
@@ -219,3 +290,7 @@ for s in hello hello.sh; do
     echo "$s: httpd/apache $(ratio "$h" "$(med apache.$s)")  httpd/lighttpd $(ratio "$h" "$(med lighttpd.$s)")"
 done
 echo "hello (C): httpd/fork+exec $(ratio "$(med httpd.hello)" "$forkexec")"
+if [ -n "$BASELINE" ]; then
+    echo "hello (C): baseline/fork+exec $(ratio "$(med baseline.hello)" "$forkexec")  httpd/baseline $(ratio "$(med httpd.hello)" "$(med baseline.hello)")"
+    echo "hello.sh: httpd/baseline $(ratio "$(med httpd.hello.sh)" "$(med baseline.hello.sh)")"
+fi

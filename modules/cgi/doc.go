@@ -29,16 +29,20 @@
 // Every script is the leader of a new process group (Setpgid) with its
 // working directory set to the script's folder, an environment built from
 // nothing but PATH, the block's env and the request, and its three
-// standard streams on pipes (or /dev/null for a request without a body).
-// Because all three are *os.File, exec starts no copying goroutines and
-// Wait needs no WaitDelay: the module waits for the leader itself, on a
-// pidfd through the runtime poller, without reaping it, so that the
-// group id stays reserved while the group is signalled. When the script's
-// timeout passes, its client goes away, or the server stops, the group
-// gets SIGTERM and, KillGrace later, SIGKILL. When the leader exits,
-// anything left in its group gets SIGKILL before the leader is reaped, so
-// no script leaves orphans or zombies; work meant to outlive a request
-// must start its own session (setsid). A script still running KillGrace
+// standard streams on pipes (stdin on /dev/null, opened once and shared,
+// for a request without a body). The module starts it with
+// syscall.StartProcess rather than os/exec: the child's ends of the pipes
+// are plain blocking descriptors that never touch the runtime poller,
+// only the server's ends are on it, and nothing needs a copying goroutine
+// or a WaitDelay. The leader's pidfd comes from the clone itself
+// (CLONE_PIDFD); the module waits on it through the runtime poller,
+// without reaping, so that the group id stays reserved while the group is
+// signalled, then reaps the leader with wait4. When the script's timeout
+// passes, its client goes away, or the server stops, the group gets
+// SIGTERM and, KillGrace later, SIGKILL. When the leader exits, anything
+// left in its group gets SIGKILL before the leader is reaped, so no
+// script leaves orphans or zombies; work meant to outlive a request must
+// start its own session (setsid). A script still running KillGrace
 // after it closed its output is stopped the same way.
 //
 // # Streams

@@ -33,6 +33,9 @@ type handler struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// stdoutReaders holds the readers of the scripts' header blocks.
+var stdoutReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
 // ServeHTTP runs the script the URL names. See the package doc for the
 // protocol; errors before the response starts carry the client's status.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
@@ -44,14 +47,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := m.log.With("script", s.Filename, "request", r.Method+" "+gateway.RequestURI(r), "remote", r.RemoteAddr)
 
 	// The request body: streamed when its length is known (or when the
 	// mount streams chunked bodies), else collected first so that
 	// CONTENT_LENGTH can be set.
 	var (
 		body          io.Reader // copied to a pipe by a goroutine
-		stdin         *os.File  // the child's stdin; nil for /dev/null
+		stdin         = -1      // the child's stdin; -1 for /dev/null
 		streaming     bool      // body is r.Body itself
 		contentLength int64     = -1
 	)
@@ -70,7 +72,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		contentLength = n
 		if f != nil {
 			defer f.Close()
-			stdin = f
+			stdin = int(f.Fd())
 		} else if n > 0 {
 			body = bytes.NewReader(mem)
 		}
@@ -88,16 +90,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	var stdinW *os.File
 	if body != nil {
-		pr, pw, err := os.Pipe()
+		pw, pr, err := childPipe(false)
 		if err != nil {
 			<-m.slots
-			return fmt.Errorf("cgi %s: pipe: %w", s.Filename, err)
+			return fmt.Errorf("cgi %s: %w", s.Filename, err)
 		}
 		stdin, stdinW = pr, pw
 	}
-	c, err := m.start(r.Context(), s, m.environ(r, s, contentLength), stdin, log)
+	c, err := m.start(r.Context(), s, m.environ(r, s, contentLength), stdin, r.Method+" "+gateway.RequestURI(r), r.RemoteAddr)
 	if stdinW != nil {
-		stdin.Close()
+		syscall.Close(stdin)
 	}
 	if err != nil {
 		<-m.slots
@@ -151,7 +153,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 
-	br := bufio.NewReaderSize(c.stdout, 4096)
+	br := stdoutReaders.Get().(*bufio.Reader)
+	br.Reset(c.stdout)
+	defer func() {
+		br.Reset(nil)
+		stdoutReaders.Put(br)
+	}()
 	hdr, err := parseHeaders(br, MaxHeaderBytes)
 	if err != nil {
 		if c.stopped() {

@@ -56,24 +56,34 @@ func (m *Module) resolve(urlPath, escapedPath string) (*script, error) {
 		s.PathInfo = "/" + info
 	}
 
-	exe, err := filepath.EvalSymlinks(filepath.Join(m.root, name))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notFound("no such script (or a broken symlink)")
-		}
-		return nil, registry.Error(403, fmt.Errorf("cgi %s: %w", s.Filename, err))
-	}
-	if !strings.HasPrefix(exe, m.root+string(filepath.Separator)) {
-		return nil, notFound("symlink leads outside the script folder to " + exe)
-	}
-	s.Exe = exe
-	st, err := os.Stat(exe)
+	// m.root has no symlinks (Provision resolved them), so only the
+	// script's own name can be one.
+	exe := filepath.Join(m.root, name)
+	st, err := os.Lstat(exe)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notFound("no such script")
 		}
 		return nil, registry.Error(403, fmt.Errorf("cgi %s: %w", s.Filename, err))
 	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		if exe, err = filepath.EvalSymlinks(exe); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, notFound("no such script (or a broken symlink)")
+			}
+			return nil, registry.Error(403, fmt.Errorf("cgi %s: %w", s.Filename, err))
+		}
+		if !strings.HasPrefix(exe, m.root+string(filepath.Separator)) {
+			return nil, notFound("symlink leads outside the script folder to " + exe)
+		}
+		if st, err = os.Stat(exe); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, notFound("no such script")
+			}
+			return nil, registry.Error(403, fmt.Errorf("cgi %s: %w", s.Filename, err))
+		}
+	}
+	s.Exe = exe
 	forbidden := func(why string) error {
 		return registry.Error(403, fmt.Errorf("cgi %s: %s", s.Filename, why))
 	}
