@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"httpd/internal/testport"
 )
 
 // coreRaw sends req as is over a new connection to addr and returns all
@@ -69,12 +71,7 @@ var noRedirect = &http.Client{
 // freePort returns a loopback port nobody listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testport.Free(t, 1)[0]
 }
 
 // waitHTTP polls url until it answers.

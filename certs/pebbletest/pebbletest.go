@@ -8,12 +8,10 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +21,8 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+
+	"httpd/internal/testport"
 )
 
 // Pebble is a running ACME server.
@@ -122,22 +122,7 @@ func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 // which is unlikely on a test machine.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		_, p, _ := net.SplitHostPort(ln.Addr().String())
-		port, _ := strconv.Atoi(p)
-		ports = append(ports, port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
+	return testport.Free(t, n)
 }
 
 // SyncBuffer collects log output; it is safe for concurrent use.
