@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -231,36 +229,5 @@ func TestRegistered(t *testing.T) {
 	}
 	if info.Phase != registry.PhaseRedirect || len(info.Labels) != 1 || info.Labels[0] != "url_prefix" {
 		t.Errorf("info = %+v", info)
-	}
-}
-
-// TestREADME decodes every redirect block of the README's hcl examples.
-func TestREADME(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	examples := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(b), -1)
-	if len(examples) == 0 {
-		t.Fatal("no hcl examples")
-	}
-	for i, ex := range examples {
-		f, diags := hclsyntax.ParseConfig([]byte(ex[1]), "README.md", hcl.InitialPos)
-		if diags.HasErrors() {
-			t.Fatalf("example %d: %s", i, diags.Error())
-		}
-		n := 0
-		for _, blk := range f.Body.(*hclsyntax.Body).Blocks {
-			if blk.Type != "redirect" {
-				continue
-			}
-			n++
-			if diags := new(Module).Decode(blk.AsHCLBlock(), &registry.DecodeContext{ServerRoot: "/srv"}); len(diags) > 0 {
-				t.Errorf("example %d: %s", i, diags.Error())
-			}
-		}
-		if n == 0 {
-			t.Errorf("example %d has no redirect block", i)
-		}
 	}
 }

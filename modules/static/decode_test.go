@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"httpd/modules/registry"
 )
@@ -151,45 +149,6 @@ func TestProvisionCleanupDescribe(t *testing.T) {
 	if err := new(Module).Cleanup(); err != nil {
 		t.Errorf("Cleanup before Provision: %v", err)
 	}
-}
-
-// TestREADME decodes every static block of the README's hcl examples.
-func TestREADME(t *testing.T) {
-	for i, src := range readmeExamples(t, "README.md") {
-		f, diags := hclsyntax.ParseConfig([]byte(src), "README.md", hcl.InitialPos)
-		if diags.HasErrors() {
-			t.Fatalf("example %d: %s", i, diags.Error())
-		}
-		n := 0
-		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
-			if b.Type != "static" {
-				continue
-			}
-			n++
-			if diags := new(Module).Decode(b.AsHCLBlock(), &registry.DecodeContext{ServerRoot: "/srv"}); diags.HasErrors() {
-				t.Errorf("example %d: %s", i, diags.Error())
-			}
-		}
-		if n == 0 {
-			t.Errorf("example %d has no static block", i)
-		}
-	}
-}
-
-func readmeExamples(t *testing.T, name string) []string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
-		out = append(out, m[1])
-	}
-	if len(out) == 0 {
-		t.Fatal("no hcl examples")
-	}
-	return out
 }
 
 func diagStrings(diags hcl.Diagnostics) []string {
