@@ -125,26 +125,18 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// requestStarted tells the connection that a handler now owns what it
-// read, so a later read timeout is the handler's business, not a slow
-// request header.
-func requestStarted(r *http.Request) {
-	if wc, ok := r.Context().Value(connKey{}).(*watchConn); ok {
-		wc.pending.Store(false)
-	}
-}
-
-// conflictingLength reports whether an HTTP/1 request came with both
+// startRequest tells the request's connection that a handler now owns
+// what it read, so a later read timeout is the handler's business, not a
+// slow request header. It reports whether the request came with both
 // Content-Length and Transfer-Encoding, which net/http accepts (keeping
-// the chunked body) and SPEC §9 rejects. Every HTTP/1 request on a plain
-// connection must call it once, in order.
-func conflictingLength(r *http.Request) bool {
-	if r.ProtoMajor != 1 {
-		return false
-	}
+// the chunked body) and SPEC §9 rejects; that is known only on plain
+// connections, where the framer sees the raw bytes. Every request must
+// call it once, in order, before anything can answer it.
+func startRequest(r *http.Request) (conflictingLength bool) {
 	wc, ok := r.Context().Value(connKey{}).(*watchConn)
-	if !ok || wc.framer == nil {
+	if !ok {
 		return false
 	}
-	return wc.framer.claim(r.Method, r.RequestURI)
+	wc.pending.Store(false)
+	return r.ProtoMajor == 1 && wc.framer != nil && wc.framer.claim(r.Method, r.RequestURI)
 }

@@ -366,7 +366,7 @@ func (l *listener) shutdown(ctx context.Context, log *slog.Logger) error {
 
 // ServeHTTP picks the vhost for the request and runs its pipeline.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if conflictingLength(r) {
+	if startRequest(r) {
 		l.s.log.Info("bad request", "remote", r.RemoteAddr, "status", http.StatusBadRequest,
 			"err", "request has both Content-Length and Transfer-Encoding")
 		writeError(w, r, http.StatusBadRequest)
@@ -389,7 +389,6 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	requestStarted(r)
 	if r.TLS == nil && g.certs != nil && g.certs.httpChallenge(w, r) {
 		return
 	}

@@ -1,6 +1,7 @@
 package vhost_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -647,5 +648,47 @@ vhost "localhost" {
 	}
 	if n := strings.Count(ts.log.String(), "started background certificate maintenance"); n != 1 {
 		t.Errorf("certificate maintenance started %d times, want once", n)
+	}
+}
+
+// TestTLSMisdirectedThenIdle: a keep-alive connection that got a 421 and
+// then sits idle past read_header_timeout is not taken for a slow client:
+// no 408 is written and none is logged.
+func TestTLSMisdirectedThenIdle(t *testing.T) {
+	ts := newTLSServer(t)
+	ts.writeCert("a", "a.test", "www.a.test", "*.wild.a.test")
+	ts.start(`server {
+  limits {
+    read_header_timeout = "200ms"
+    idle_timeout        = "5s"
+  }
+}
+` + sniConfig)
+	conn, err := tls.Dial("tcp", ts.addr("127.0.0.1:0"), &tls.Config{ServerName: "a.test", RootCAs: ts.roots, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("status %d, want 421", resp.StatusCode)
+	}
+	// Idle past read_header_timeout, well within idle_timeout.
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if b, err := br.ReadByte(); err == nil {
+		rest, _ := br.Peek(br.Buffered())
+		t.Errorf("idle connection got %q", append([]byte{b}, rest...))
+	}
+	if strings.Contains(ts.log.String(), "408") {
+		t.Errorf("idle connection logged as a slow client:\n%s", ts.log.String())
 	}
 }
