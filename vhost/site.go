@@ -153,12 +153,7 @@ func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 // fail answers a request whose handler returned err: the status page if
 // nothing was written yet, and one error-log line.
 func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var status int
-	if se, ok := err.(*registry.StatusError); ok { // the common case, without errors.As
-		status = se.Status
-	} else {
-		status = registry.StatusOf(err)
-	}
+	status := registry.StatusOf(err)
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:

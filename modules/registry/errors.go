@@ -34,6 +34,9 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // StatusOf returns the status an error maps to: the StatusError's, 413
 // for a body over the limit, else 500.
 func StatusOf(err error) int {
+	if se, ok := err.(*StatusError); ok { // the common case, without errors.As
+		return se.Status
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.Status
