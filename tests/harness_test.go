@@ -119,6 +119,25 @@ func (h *Harness) Start(config string, args ...string) *Server {
 // StartArgs runs httpd with any arguments and waits until it serves.
 func (h *Harness) StartArgs(args ...string) *Server {
 	h.t.Helper()
+	return h.start(args, nil)
+}
+
+// StartErrorLog is Start for a config whose error log goes to the file
+// errorLog (relative to the root) instead of stderr: readiness and the
+// bound addresses are read from that file.
+func (h *Harness) StartErrorLog(config, errorLog string) *Server {
+	h.t.Helper()
+	h.Write("httpd.hcl", config, 0o644)
+	return h.start([]string{"-f", "httpd.hcl"}, func() string {
+		b, _ := os.ReadFile(filepath.Join(h.Dir, errorLog))
+		return string(b)
+	})
+}
+
+// start runs httpd and waits for "httpd started" in errorLog's text
+// (stderr when errorLog is nil).
+func (h *Harness) start(args []string, errorLog func() string) *Server {
+	h.t.Helper()
 	s := &Server{t: h.t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), Addrs: map[string]string{}}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = h.Dir
@@ -141,8 +160,11 @@ func (h *Harness) StartArgs(args ...string) *Server {
 			h.t.Logf("httpd stderr:\n%s", s.stderr.String())
 		}
 	})
+	if errorLog == nil {
+		errorLog = s.stderr.String
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.stderr.String(), "msg=\"httpd started\"") {
+	for !strings.Contains(errorLog(), "msg=\"httpd started\"") {
 		select {
 		case <-s.done:
 			h.t.Fatalf("httpd exited before serving (%v):\n%s", s.err, s.stderr.String())
@@ -153,7 +175,7 @@ func (h *Harness) StartArgs(args ...string) *Server {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, m := range listeningRE.FindAllStringSubmatch(s.stderr.String(), -1) {
+	for _, m := range listeningRE.FindAllStringSubmatch(errorLog(), -1) {
 		if s.Addr == "" {
 			s.Addr = m[1]
 		}
