@@ -39,7 +39,17 @@ type Server struct {
 	User            string
 	Group           string
 	Limits          Limits
+	// HTTP1Engine serves HTTP/1.x on plain listeners: EngineNative
+	// (vhost/h1, the default) or EngineNetHTTP (Go's net/http server).
+	// TLS listeners and h2c always use net/http.
+	HTTP1Engine string
 }
+
+// The values of server.http1_engine.
+const (
+	EngineNative  = "native"
+	EngineNetHTTP = "net/http"
+)
 
 // Limits is the server.limits block.
 type Limits struct {
@@ -267,6 +277,7 @@ func (d *decoder) path(p string) string {
 var serverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "data_dir"}, {Name: "shutdown_timeout"}, {Name: "user"}, {Name: "group"},
+		{Name: "http1_engine"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "limits"}},
 }
@@ -283,6 +294,7 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	s.Listen = []string{DefaultListen}
 	s.DataDir = d.path(DefaultDataDir)
 	s.ShutdownTimeout = DefaultShutdownTimeout
+	s.HTTP1Engine = EngineNative
 	s.Limits = Limits{
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -308,6 +320,8 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	s.User, ds = registry.String(c, "user", d.ectx, "")
 	diags = append(diags, ds...)
 	s.Group, ds = registry.String(c, "group", d.ectx, "")
+	diags = append(diags, ds...)
+	s.HTTP1Engine, ds = oneOf(c, "http1_engine", d.ectx, s.HTTP1Engine, EngineNative, EngineNetHTTP)
 	diags = append(diags, ds...)
 	for _, lb := range c.Blocks {
 		lc, ds := lb.Body.Content(limitsSchema)

@@ -332,6 +332,8 @@ func TestConfDiagnostics(t *testing.T) {
 			[]string{`2:19: document_root is not a folder`}},
 		{"several in one pass", "server {\n  shutdown_timeout = 5\n}\nvhost \"a\" {\n  document_root = \"nope\"\n  statc {}\n}\n",
 			[]string{"2:22: Write durations as strings", "6:3: Unsupported block type", "5:19: document_root is not a folder"}},
+		{"unknown engine", "server {\n  http1_engine = \"netty\"\n}\nvhost \"a\" {}\n",
+			[]string{`2:18: http1_engine must be one of "native", "net/http"`}},
 		{"mount without path", "vhost \"a\" {\n  alias \"/x/\" {}\n}\n",
 			[]string{`2:15: Missing required argument`}},
 	}

@@ -19,6 +19,7 @@ import (
 
 	"httpd/conf"
 	"httpd/modules/registry"
+	"httpd/vhost/h1"
 )
 
 // Server runs generations of a config on a set of listeners.
@@ -210,7 +211,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		if _, ok := s.listeners[addr]; ok {
 			continue
 		}
-		nl, err := s.listen(addr, l.TLS, h2c[addr], cfg.Server.Limits)
+		nl, err := s.listen(addr, l.TLS, h2c[addr], cfg.Server.Limits, cfg.Server.HTTP1Engine)
 		if err != nil {
 			for _, o := range opened {
 				o.ln.Close()
@@ -245,6 +246,9 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		}
 		if l.limits != cfg.Server.Limits {
 			s.log.Warn("server.limits changed: new timeouts and header limits apply to listeners opened after a restart; max_body_bytes applies now", "addr", addr)
+		}
+		if want := cfg.Server.HTTP1Engine; l.engine != want && !l.tls && want == conf.EngineNetHTTP {
+			s.log.Warn("server.http1_engine changed: it applies to listeners opened after a restart", "addr", addr)
 		}
 	}
 	if old != nil {
@@ -303,23 +307,52 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// listener is one bound address with the http.Server serving it. It lives
+// listener is one bound address with the server serving it. It lives
 // across generations.
 type listener struct {
 	s      *Server
 	addr   string
 	tls    bool
 	ln     net.Listener
-	srv    *http.Server
+	srv    httpServer
 	limits conf.Limits
+	engine string // conf.EngineNative or conf.EngineNetHTTP
 }
 
-func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits) (*listener, error) {
+// httpServer is what a listener needs of http.Server or h1.Server.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits, engine string) (*listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim}
+	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: conf.EngineNetHTTP}
+	if !useTLS && !h2c && engine == conf.EngineNative {
+		l.engine = engine
+		l.ln = ln
+		l.srv = &h1.Server{
+			Handler:           l,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout,
+			ReadTimeout:       lim.ReadTimeout,
+			WriteTimeout:      lim.WriteTimeout,
+			IdleTimeout:       lim.IdleTimeout,
+			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+			ErrorLog:          s.log.With("addr", addr),
+			Rejected: func(c net.Conn, status int, reason string) {
+				msg := http.StatusText(status) + ": " + reason
+				if status == http.StatusRequestTimeout {
+					msg = "request header not complete within server.limits.read_header_timeout"
+				}
+				s.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", status, "err", msg)
+			},
+		}
+		return l, nil
+	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	if useTLS {
@@ -328,7 +361,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits) (*listen
 		protos.SetUnencryptedHTTP2(true)
 	}
 	maxHeader := int(lim.MaxHeaderBytes)
-	l.srv = &http.Server{
+	hs := &http.Server{
 		Handler:           l,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
@@ -339,10 +372,11 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits) (*listen
 		ErrorLog:          slog.NewLogLogger(s.log.With("addr", addr).Handler(), slog.LevelInfo),
 		ConnContext:       connContext,
 	}
+	l.srv = hs
 	ln = &watchListener{Listener: ln, log: s.log}
 	if useTLS {
 		cfg := l.tlsConfig()
-		l.srv.TLSConfig = cfg
+		hs.TLSConfig = cfg
 		ln = tls.NewListener(ln, cfg)
 	}
 	l.ln = ln
@@ -350,7 +384,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits) (*listen
 }
 
 func (l *listener) serve(log *slog.Logger) {
-	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		log.Error("listener stopped", "addr", l.addr, "err", err)
 	}
 }

@@ -358,15 +358,17 @@ vhost "e.test" {
 	})
 }
 
-func TestVHostMaxBody(t *testing.T) {
+func TestVHostMaxBody(t *testing.T) { forEngines(t, testVHostMaxBody) }
+
+func testVHostMaxBody(t *testing.T, engine string) {
 	t.Parallel()
-	ts := startServer(t, `server {
+	ts := startServer(t, withEngine(engine, `server {
   listen = ["127.0.0.1:0"]
   limits { max_body_bytes = 10 }
 }
 vhost "m.test" {
   probe "/echo" { mode = "echo" }
-}`)
+}`))
 	post := func(body io.Reader, length int64) (int, string) {
 		req, _ := http.NewRequest("POST", "http://"+ts.addr+"/echo", body)
 		req.Host = "m.test"
@@ -542,9 +544,11 @@ vhost "f.test" {}`, busy.Addr().String()))
 
 // TestVHostBadRequestLog checks that requests net/http rejects before any
 // handler runs still leave an error-log line with the client address.
-func TestVHostBadRequestLog(t *testing.T) {
+func TestVHostBadRequestLog(t *testing.T) { forEngines(t, testVHostBadRequestLog) }
+
+func testVHostBadRequestLog(t *testing.T, engine string) {
 	t.Parallel()
-	ts := startServer(t, `server {
+	ts := startServer(t, withEngine(engine, `server {
   listen = ["127.0.0.1:0"]
   limits {
     read_header_timeout = "300ms"
@@ -553,7 +557,7 @@ func TestVHostBadRequestLog(t *testing.T) {
 }
 vhost "w.test" {
   probe "/" { tag = "ok" }
-}`)
+}`))
 	tests := []struct {
 		name   string
 		req    string
@@ -595,9 +599,11 @@ vhost "w.test" {
 	}
 }
 
-func TestVHostIdleConnectionNotLogged(t *testing.T) {
+func TestVHostIdleConnectionNotLogged(t *testing.T) { forEngines(t, testVHostIdleConnectionNotLogged) }
+
+func testVHostIdleConnectionNotLogged(t *testing.T, engine string) {
 	t.Parallel()
-	ts := startServer(t, `server {
+	ts := startServer(t, withEngine(engine, `server {
   listen = ["127.0.0.1:0"]
   limits {
     read_header_timeout = "100ms"
@@ -606,7 +612,7 @@ func TestVHostIdleConnectionNotLogged(t *testing.T) {
 }
 vhost "i.test" {
   probe "/" { tag = "ok" }
-}`)
+}`))
 	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -664,9 +670,11 @@ vhost "b.test" {
 // TestVHostIdleAfterBodyNotLogged: a keep-alive connection that goes idle
 // after a request whose body came in its own packets is closed quietly,
 // not answered with a 408 as if a header were late.
-func TestVHostIdleAfterBodyNotLogged(t *testing.T) {
+func TestVHostIdleAfterBodyNotLogged(t *testing.T) { forEngines(t, testVHostIdleAfterBodyNotLogged) }
+
+func testVHostIdleAfterBodyNotLogged(t *testing.T, engine string) {
 	t.Parallel()
-	ts := startServer(t, `server {
+	ts := startServer(t, withEngine(engine, `server {
   listen = ["127.0.0.1:0"]
   limits {
     read_header_timeout = "100ms"
@@ -675,7 +683,7 @@ func TestVHostIdleAfterBodyNotLogged(t *testing.T) {
 }
 vhost "i.test" {
   probe "/echo" { mode = "echo" }
-}`)
+}`))
 	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -706,4 +714,16 @@ vhost "i.test" {
 	if strings.Contains(ts.log.String(), "status=408") {
 		t.Errorf("an idle connection was logged as a slow request:\n%s", ts.log.String())
 	}
+}
+
+// forEngines runs test once on each HTTP/1.1 engine of plain listeners.
+func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, e := range []string{conf.EngineNative, conf.EngineNetHTTP} {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
+// withEngine sets server.http1_engine in a config that has a server block.
+func withEngine(engine, config string) string {
+	return strings.Replace(config, "server {", "server {\n  http1_engine = \""+engine+"\"", 1)
 }

@@ -1,0 +1,554 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type syscallRawConn = syscall.RawConn
+
+var errTooManyFiles = syscall.EMFILE
+
+// Connection states. A connection is active while a goroutine serves it,
+// idle while it waits for the next request with no goroutine of its own
+// but the waiter, and closed for good. Shutdown may close only idle ones.
+const (
+	stateActive int32 = iota
+	stateIdle
+	stateClosed
+	stateHijacked
+	stateShrink // idle, and the sweep is moving its wait to a small stack
+)
+
+// Buffer sizes: the read buffer starts at readBufSize and grows, while a
+// head is incomplete, up to MaxHeaderBytes; the output buffer is flushed
+// once it holds flushSize bytes.
+const (
+	readBufSize = 4 << 10
+	outBufSize  = 4 << 10
+	flushSize   = 16 << 10
+	// bigWrite is the size from which a body write is sent from where it
+	// lies (writev) instead of being copied into the output buffer.
+	bigWrite = 8 << 10
+	// discardLimit is how much of an unread request body is read and
+	// dropped after the handler, to keep the connection; net/http's
+	// maxPostHandlerReadBytes.
+	discardLimit = 256 << 10
+)
+
+var (
+	reqPool  = sync.Pool{New: func() any { return new(request) }}
+	readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+	outPool  = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
+)
+
+// conn is one client connection.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	rc   syscall.RawConn // nil when nc has no file descriptor
+	base context.Context // the server's context, before ConnContext
+	ctx  context.Context // the connection's context: ConnContext, LocalAddrContextKey
+	addr string          // nc.RemoteAddr().String(), made once
+
+	state     atomic.Int32
+	idleSince atomic.Int64 // nanotime when the connection last went idle
+	small     atomic.Bool  // the goroutine waiting has a fresh stack
+
+	// The read buffer: buf[r:w] is read and not yet consumed. nil while
+	// idle.
+	bufp *[]byte
+	buf  []byte
+	r, w int
+
+	// The output buffer, nil while idle.
+	outp *[]byte
+	out  []byte
+
+	req       *request // the head being served, pooled; nil while idle
+	reading   bool     // a request head has begun (for the 408 answer)
+	afterPost bool     // the last request was a POST
+	closing   bool     // close after the current answer
+
+	rdl time.Time // the read deadline set on nc, zero for none
+
+	// Idle waiting and client-gone watching, through rc.
+	tryReadFn func(fd uintptr) bool
+	peekFn    func(fd uintptr) bool
+	rn        int
+	rerr      error
+	peekByte  [1]byte
+	gone      bool // the watcher saw EOF or an error
+
+	iov     [3][]byte
+	scratch [48]byte // a Content-Length or Transfer-Encoding line
+}
+
+// start runs a new connection.
+func (c *conn) start() {
+	ctx := c.base
+	if c.srv.ConnContext != nil {
+		ctx = c.srv.ConnContext(ctx, c.nc)
+		if ctx == nil {
+			panic("h1: ConnContext returned nil")
+		}
+	}
+	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.nc.LocalAddr())
+	c.addr = c.nc.RemoteAddr().String()
+	c.small.Store(true) // a new goroutine's stack
+	if c.idle(true) {
+		c.run()
+	}
+}
+
+func (c *conn) idleTimeout() time.Duration {
+	if c.srv.IdleTimeout > 0 {
+		return c.srv.IdleTimeout
+	}
+	return c.srv.ReadTimeout
+}
+
+// idle gives the buffers back and waits for the next request. It reports
+// whether one arrived (its first bytes are in c.buf and the connection is
+// active); if not, the connection is closed or in another goroutine's
+// hands, and the caller must return.
+//
+// On a new connection (first) the wait is bounded by ReadHeaderTimeout,
+// as in net/http: a client that connects and says nothing is not idle.
+func (c *conn) idle(first bool) bool {
+	c.release()
+	if d := c.srv.ReadHeaderTimeout; first && d > 0 {
+		c.setReadDeadline(time.Now().Add(d))
+	} else if d := c.idleTimeout(); d > 0 {
+		c.setReadDeadline(time.Now().Add(d))
+	} else if !c.rdl.IsZero() {
+		c.setReadDeadline(time.Time{})
+	}
+	c.idleSince.Store(nanotime())
+	if !c.small.Load() && c.srv.hot.Add(1) > maxHot {
+		// Enough connections wait on large stacks already.
+		c.srv.hot.Add(-1)
+		c.small.Store(true)
+		c.state.Store(stateIdle)
+		go c.idleThenRun()
+		return false
+	}
+	c.state.Store(stateIdle)
+	if c.srv.inShutdown.Load() && c.state.CompareAndSwap(stateIdle, stateClosed) {
+		c.coolDown()
+		c.close()
+		return false
+	}
+	for {
+		n, err := c.wait()
+		c.coolDown()
+		if c.state.CompareAndSwap(stateIdle, stateActive) {
+			return c.woke(n)
+		}
+		if !c.state.CompareAndSwap(stateShrink, stateActive) {
+			c.release() // Shutdown or Close took it
+			return false
+		}
+		// The sweep cut the wait short to move it to a small stack (see
+		// sweep). Its lock orders its deadline before this one.
+		c.srv.mu.Lock()
+		c.srv.mu.Unlock()
+		c.setReadDeadline(c.rdl)
+		if n > 0 {
+			return c.woke(n) // bytes came meanwhile
+		}
+		if !isTimeout(err) {
+			c.close()
+			return false
+		}
+		c.small.Store(true)
+		c.state.Store(stateIdle)
+		go c.idleThenRun()
+		return false
+	}
+}
+
+// coolDown leaves the count of connections waiting on large stacks.
+func (c *conn) coolDown() {
+	if !c.small.Load() {
+		c.srv.hot.Add(-1)
+	}
+}
+
+// maxHot bounds the connections that wait on the stack of the goroutine
+// that served their last request (see shrinkAfter): enough for every
+// connection of a busy benchmark, few enough that their stacks stay a
+// few MiB however many clients come at once.
+const maxHot = 512
+
+// idleThenRun waits on a fresh goroutine: a small stack for a connection
+// that has been idle a while.
+func (c *conn) idleThenRun() {
+	for {
+		n, err := c.wait()
+		if c.state.CompareAndSwap(stateIdle, stateActive) {
+			if c.woke(n) {
+				c.run()
+			}
+			return
+		}
+		_ = err
+		c.release() // Shutdown or Close took it
+		return
+	}
+}
+
+// woke starts serving what wait read; false if the client left.
+func (c *conn) woke(n int) bool {
+	if n <= 0 {
+		c.close()
+		return false
+	}
+	c.small.Store(false)
+	c.r, c.w = 0, n
+	return true
+}
+
+// wait blocks until the client sends bytes or the read deadline passes,
+// and reads them into a pooled buffer.
+func (c *conn) wait() (int, error) {
+	if c.rc == nil {
+		c.grab()
+		return c.nc.Read(c.buf)
+	}
+	c.rn, c.rerr = 0, nil
+	if err := c.rc.Read(c.tryReadFn); err != nil {
+		return 0, err
+	}
+	return c.rn, c.rerr
+}
+
+// epoch makes nanotime monotonic.
+var epoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(epoch)) }
+
+// tryRead reads once without blocking; false means nothing is there yet.
+func (c *conn) tryRead(fd uintptr) bool {
+	c.grab()
+	for {
+		n, err := syscall.Read(int(fd), c.buf)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			c.release()
+			return false
+		case nil:
+			if n == 0 {
+				c.rerr = io.EOF
+			}
+			c.rn = n
+		default:
+			c.rerr = err
+		}
+		return true
+	}
+}
+
+// grab takes the buffers from their pools.
+func (c *conn) grab() {
+	if c.bufp == nil {
+		c.bufp = readPool.Get().(*[]byte)
+		c.buf = *c.bufp
+		c.r, c.w = 0, 0
+	}
+	if c.outp == nil {
+		c.outp = outPool.Get().(*[]byte)
+		c.out = (*c.outp)[:0]
+	}
+	if c.req == nil {
+		c.req = reqPool.Get().(*request)
+	}
+}
+
+// release gives the buffers back.
+func (c *conn) release() {
+	if c.bufp != nil {
+		if cap(c.buf) <= 64<<10 { // a head that grew the buffer past this does not keep it
+			*c.bufp = c.buf[:cap(c.buf)]
+			readPool.Put(c.bufp)
+		}
+		c.bufp, c.buf, c.r, c.w = nil, nil, 0, 0
+	}
+	if c.outp != nil {
+		if cap(c.out) <= 64<<10 {
+			*c.outp = c.out[:0]
+			outPool.Put(c.outp)
+		}
+		c.outp, c.out = nil, nil
+	}
+	if c.req != nil {
+		c.req.raw = nil
+		reqPool.Put(c.req)
+		c.req = nil
+	}
+}
+
+// close closes the connection for good.
+func (c *conn) close() {
+	c.state.Store(stateClosed)
+	c.release()
+	c.nc.Close()
+	c.srv.forget(c)
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// run serves every request the client sends until the connection goes
+// idle or closes.
+func (c *conn) run() {
+	for {
+		err := c.readHead()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if !c.serve() {
+			if st := c.state.Load(); st == stateHijacked || st == stateClosed {
+				return
+			}
+			_ = c.flush()
+			c.close()
+			return
+		}
+		if c.r < c.w && len(c.out) < flushSize {
+			continue // a pipelined request: its answer joins this one
+		}
+		if err := c.flush(); err != nil {
+			c.close()
+			return
+		}
+		if c.r < c.w {
+			continue
+		}
+		if !c.idle(false) {
+			return
+		}
+	}
+}
+
+// readHead parses the next request head into c.req, reading as needed.
+func (c *conn) readHead() error {
+	c.reading = false
+	max := c.srv.MaxHeaderBytes
+	if max <= 0 {
+		max = http.DefaultMaxHeaderBytes
+	}
+	timed := false
+	for {
+		// RFC 9112 §2.2 tolerance, as net/http: up to four CR or LF
+		// bytes after a POST body are skipped.
+		for skip := 0; c.afterPost && skip < 4 && c.r < c.w && (c.buf[c.r] == '\r' || c.buf[c.r] == '\n'); skip++ {
+			c.r++
+		}
+		if c.r < c.w {
+			c.reading = true
+			err := parseRequest(c.buf[c.r:c.w], c.req, max)
+			if err != errIncomplete {
+				return err
+			}
+		}
+		// Answers to earlier pipelined requests go out before waiting.
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if !timed {
+			timed = true
+			switch d := c.idleTimeout(); {
+			case c.reading && c.srv.ReadHeaderTimeout > 0:
+				c.setReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout))
+			case !c.reading && d > 0:
+				c.setReadDeadline(time.Now().Add(d))
+			}
+		}
+		if err := c.fill(max + readBufSize); err != nil {
+			return err
+		}
+	}
+}
+
+// fill reads more bytes into the read buffer, compacting or growing it up
+// to limit bytes.
+func (c *conn) fill(limit int) error {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+	if c.w == len(c.buf) {
+		if c.r > 0 {
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
+		} else if len(c.buf) < limit {
+			nb := make([]byte, min(2*len(c.buf), limit))
+			copy(nb, c.buf[:c.w])
+			c.buf = nb
+		} else {
+			return errHeaderTooLarge
+		}
+	}
+	n, err := c.nc.Read(c.buf[c.w:])
+	c.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// fail ends a connection whose next request could not be read: with an
+// answer if the request was bad or too slow, silently otherwise.
+func (c *conn) fail(err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		c.reject(he.code, he.msg)
+	case c.reading && isTimeout(err):
+		c.reject(http.StatusRequestTimeout, "request header not complete within the read header timeout")
+	case c.reading && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		c.reject(http.StatusBadRequest, "unexpected EOF in the request head")
+	default:
+		_ = c.flush()
+		c.close()
+	}
+}
+
+// reject answers a request the engine refuses, as net/http words it, and
+// closes the connection gently so that the client reads the answer.
+func (c *conn) reject(code int, reason string) {
+	if c.srv.Rejected != nil {
+		c.srv.Rejected(c.nc, code, reason)
+	}
+	_ = c.flush()
+	text := strconv.Itoa(code) + " " + http.StatusText(code)
+	var msg string
+	switch code {
+	case http.StatusRequestTimeout:
+		msg = "HTTP/1.1 " + text + errorHeaders + "Content-Length: " + strconv.Itoa(len(text)) + "\r\n\r\n" + text
+	case http.StatusRequestHeaderFieldsTooLarge:
+		msg = "HTTP/1.1 " + text + errorHeaders + "\r\n" + text
+	default:
+		msg = "HTTP/1.1 " + text + errorHeaders + "\r\n" + text + ": " + reason
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(c.nc, msg)
+	c.lingerClose()
+}
+
+const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+
+// lingerClose half-closes, then drains what the client still sends for a
+// moment before closing, so that unread input does not make the kernel
+// reset the connection before the client has read the answer.
+func (c *conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		c.setReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if c.bufp == nil {
+			c.grab()
+		}
+		for total := 0; total < discardLimit; {
+			n, err := c.nc.Read(c.buf)
+			total += n
+			if err != nil {
+				break
+			}
+		}
+	}
+	c.close()
+}
+
+// flush writes the output buffer.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	return err
+}
+
+// writeBig sends the output buffer, then p, then tail, in one writev.
+func (c *conn) writeBig(p, tail []byte) error {
+	c.iov[0], c.iov[1], c.iov[2] = c.out, p, tail
+	bufs := net.Buffers(c.iov[:])
+	_, err := bufs.WriteTo(c.nc)
+	c.iov = [3][]byte{}
+	c.out = c.out[:0]
+	return err
+}
+
+// peek checks, without consuming anything, whether the client has closed
+// the connection; false means nothing is there yet.
+func (c *conn) peek(fd uintptr) bool {
+	for {
+		n, _, err := syscall.Recvfrom(int(fd), c.peekByte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case nil:
+			c.gone = n == 0
+		default:
+			c.gone = true
+		}
+		return true
+	}
+}
+
+// watch waits until the client closes the connection or sends more, and
+// cancels ctx in the first case. unwatch stops it.
+func (c *conn) watch(ctx *reqContext) {
+	c.gone = false
+	err := c.rc.Read(c.peekFn)
+	if err == nil && c.gone {
+		ctx.cancel(context.Canceled)
+	}
+	close(ctx.watching)
+}
+
+// aLongTimeAgo is a deadline that has passed, to wake a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// hijack hands the connection to a handler.
+func (c *conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !c.state.CompareAndSwap(stateActive, stateHijacked) {
+		return nil, nil, http.ErrHijacked
+	}
+	if err := c.flush(); err != nil {
+		return nil, nil, err
+	}
+	c.srv.forget(c)
+	_ = c.nc.SetDeadline(time.Time{})
+	pending := append([]byte(nil), c.buf[c.r:c.w]...)
+	c.r = c.w
+	br := bufio.NewReader(io.MultiReader(bytes.NewReader(pending), c.nc))
+	bw := bufio.NewWriter(c.nc)
+	return c.nc, bufio.NewReadWriter(br, bw), nil
+}

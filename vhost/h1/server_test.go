@@ -1,0 +1,169 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func httpEcho(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RequestURI(), b)
+}
+
+func startServer(t *testing.T, s *Server, h http.HandlerFunc) string {
+	t.Helper()
+	s.Handler = h
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Serve(ln); close(done) }()
+	t.Cleanup(func() { s.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// TestPipelineServe sends the pipeline split at random points to every
+// engine variant and reads the four answers in order.
+func TestPipelineServe(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, v := range []struct{ name string }{{"echo"}} {
+		t.Run(v.name, func(t *testing.T) {
+			addr := startServer(t, &Server{}, httpEcho)
+			for iter := 0; iter < 20; iter++ {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					data := []byte(pipeline)
+					for len(data) > 0 {
+						n := 1 + rng.Intn(len(data))
+						if iter == 0 {
+							n = len(data)
+						}
+						c.Write(data[:n])
+						data = data[n:]
+						time.Sleep(time.Millisecond)
+					}
+				}()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				br := bufio.NewReader(c)
+				for _, want := range []string{"GET /1 ", "POST /2 hello", "POST /3 abcde", "GET /4 "} {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					if resp.StatusCode != 200 || string(b) != want {
+						t.Fatalf("got %d %q, want %q", resp.StatusCode, b, want)
+					}
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// TestRefusals checks the answers to bad requests on the wire: status,
+// and the connection closed after it.
+func TestRefusals(t *testing.T) {
+	addr := startServer(t, &Server{MaxHeaderBytes: 1024}, httpEcho)
+	tests := []struct{ in, status string }{
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("a", 2000) + "\r\n\r\n", "431"},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+		{"GET / HTTP/1.1\r\n\r\n", "400"},
+		{"GET /\r\n\r\n", "400"},
+	}
+	for _, tt := range tests {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte(tt.in + "GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+		all, _ := io.ReadAll(c) // ends at the server's close
+		c.Close()
+		if !bytes.HasPrefix(all, []byte("HTTP/1.1 "+tt.status+" ")) || bytes.Count(all, []byte("HTTP/1.1")) != 1 {
+			t.Errorf("%q: got %q", tt.in[:min(len(tt.in), 40)], all)
+		}
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	addr := startServer(t, &Server{}, httpEcho)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
+	br := bufio.NewReader(c)
+	line, _ := br.ReadString('\n')
+	if line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q", line)
+	}
+	br.ReadString('\n')
+	c.Write([]byte("ok"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "POST /e ok" {
+		t.Fatalf("got %q", b)
+	}
+}
+
+func TestReadHeaderTimeout(t *testing.T) {
+	addr := startServer(t, &Server{ReadHeaderTimeout: 200 * time.Millisecond}, httpEcho)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.1\r\nHost"))
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	all, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(all), "HTTP/1.1 408 Request Timeout\r\n") || time.Since(start) > 3*time.Second {
+		t.Fatalf("read %q %v after %v", all, err, time.Since(start))
+	}
+}
+
+func TestAdapterRequest(t *testing.T) {
+	reqs := make(chan *http.Request, 1)
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		reqs <- r.Clone(r.Context())
+		w.WriteHeader(204)
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("GET /a%20b?q=1 HTTP/1.1\r\nHost: h.test:8\r\nx-custom: 1\r\nX-Custom: 2\r\nuser-agent: u\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatal(resp, err)
+	}
+	got := <-reqs
+	hdr := got.Header
+	if got.Method != "GET" || got.URL.Path != "/a b" || got.URL.RawQuery != "q=1" || got.Host != "h.test:8" ||
+		got.RequestURI != "/a%20b?q=1" || got.ProtoMinor != 1 {
+		t.Fatalf("request %+v", got)
+	}
+	if fmt.Sprint(hdr["X-Custom"]) != "[1 2]" || hdr.Get("User-Agent") != "u" || hdr.Get("Host") != "" {
+		t.Fatalf("header %v", hdr)
+	}
+}
