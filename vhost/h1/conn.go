@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,7 @@ type conn struct {
 	peekByte  [1]byte
 	gone      bool // the watcher saw EOF or an error
 
+	flushes int // writes of c.out so far
 	iov     [3][]byte
 	scratch [48]byte // a Content-Length or Transfer-Encoding line
 }
@@ -150,6 +152,10 @@ func (c *conn) idle(first bool) bool {
 		c.close()
 		return false
 	}
+	// Let the other connections run first: by the time this one is
+	// back, its client has often sent the next request, and the read
+	// below finds it instead of failing with EAGAIN and waiting.
+	runtime.Gosched()
 	for {
 		n, err := c.wait()
 		c.coolDown()
@@ -483,6 +489,7 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
+	c.flushes++
 	_, err := c.nc.Write(c.out)
 	c.out = c.out[:0]
 	return err
@@ -493,6 +500,7 @@ func (c *conn) writeBig(p, tail []byte) error {
 	c.iov[0], c.iov[1], c.iov[2] = c.out, p, tail
 	bufs := net.Buffers(c.iov[:])
 	_, err := bufs.WriteTo(c.nc)
+	c.flushes++
 	c.iov = [3][]byte{}
 	c.out = c.out[:0]
 	return err

@@ -60,7 +60,7 @@ func (c *conn) serve() (keep bool) {
 
 	w := &ex.w
 	w.ex, w.req, w.head, w.http10 = ex, req, req.Method == "HEAD", p.minor == 0
-	w.mark = len(c.out)
+	w.mark, w.flushes = len(c.out), c.flushes
 	if !c.runHandler(w, req) {
 		return false
 	}
@@ -93,7 +93,13 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 		if e := recover(); e != nil {
 			w.ex.ctx.cancel(context.Canceled)
 			c.unwatch(&w.ex.ctx)
-			c.out = c.out[:w.mark] // answers before this one still go out
+			// Answers before this one still go out; this one's bytes do
+			// not (if some did, the close cuts it short).
+			if w.flushes == c.flushes {
+				c.out = c.out[:w.mark]
+			} else {
+				c.out = c.out[:0]
+			}
 			ok = false
 			if e != http.ErrAbortHandler {
 				buf := make([]byte, 64<<10)

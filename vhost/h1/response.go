@@ -19,12 +19,13 @@ const preSize = 4 << 10
 
 // response is the http.ResponseWriter.
 type response struct {
-	ex     *exchange
-	req    *http.Request
-	hdr    http.Header
-	head   bool // a HEAD request: no body goes out
-	http10 bool
-	mark   int // len(c.out) when this answer began
+	ex      *exchange
+	req     *http.Request
+	hdr     http.Header
+	head    bool // a HEAD request: no body goes out
+	http10  bool
+	mark    int // len(c.out) when this answer began
+	flushes int // c.flushes then
 
 	status     int
 	committed  bool     // the head is in c.out
@@ -69,7 +70,7 @@ func (w *response) WriteHeader(code int) {
 		c.out = appendHeader(c.out, w.hdr, nil)
 		c.out = append(c.out, "\r\n"...)
 		w.setErr(c.flush())
-		w.mark = len(c.out)
+		w.mark, w.flushes = len(c.out), c.flushes
 		return
 	}
 	w.status = code

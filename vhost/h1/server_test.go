@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -165,5 +166,31 @@ func TestAdapterRequest(t *testing.T) {
 	}
 	if fmt.Sprint(hdr["X-Custom"]) != "[1 2]" || hdr.Get("User-Agent") != "u" || hdr.Get("Host") != "" {
 		t.Fatalf("header %v", hdr)
+	}
+}
+
+// TestPanicAfterFlush: a handler that panics after part of its answer has
+// gone out loses its connection, and the engine keeps serving.
+func TestPanicAfterFlush(t *testing.T) {
+	addr := startServer(t, &Server{ErrorLog: slog.New(slog.DiscardHandler)}, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			w.Write([]byte(strings.Repeat("x", 100)))
+			w.(http.Flusher).Flush()
+			panic("boom")
+		}
+		w.Write([]byte("fine"))
+	})
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("GET /ok HTTP/1.1\r\nHost: a\r\n\r\nGET /panic HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n"))
+		all, _ := io.ReadAll(c)
+		c.Close()
+		if bytes.Count(all, []byte("HTTP/1.1 200")) != 2 || !bytes.HasSuffix(all, []byte("\r\n64\r\n"+strings.Repeat("x", 100)+"\r\n")) {
+			t.Fatalf("got %q", all)
+		}
 	}
 }
