@@ -9,7 +9,7 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3}            # seconds per measured run
-SERVERS=${SERVERS:-"httpd nginx lighttpd caddy apache gofs gohello"}
+SERVERS=${SERVERS:-"httpd httpd-nethttp nginx lighttpd caddy apache gofs gohello"}
 SCENARIOS=${SCENARIOS:-"1k-50 1k-256 100k 10m 404 h2 idle"}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 H2_CONNS=${H2_CONNS:-10}
@@ -128,11 +128,16 @@ start() { # name; starts it pinned and waits until it answers
 	local p=${PORT[$name]} t=${TLSPORT[$name]}
 	local -a cmd
 	case $name in
-	httpd)
+	httpd | httpd-nethttp)
+		# httpd-nethttp: plain listeners on Go's net/http server
+		# instead of httpd's own HTTP/1.1 engine.
+		local engine=native
+		[ "$name" = httpd-nethttp ] && engine=net/http
 		cat >"$d/httpd.hcl" <<-EOF
 			server {
 			  listen   = ["127.0.0.1:$p"]
 			  data_dir = "$d/var"
+			  http1_engine = "$engine"
 			  limits { idle_timeout = "300s" }
 			}
 			log {
@@ -154,7 +159,7 @@ start() { # name; starts it pinned and waits until it answers
 		EOF
 		cmd=(env GOMAXPROCS=1 "$W/bin/httpd" -f "$d/httpd.hcl")
 		if [ "$PROFILE" = 1 ] && [ "${PROFILING:-0}" = 1 ]; then
-			cmd=(env GOMAXPROCS=1 HTTPD_CPUPROFILE="$OUT/httpd.cpu.pprof" "$W/bin/httpd" -f "$d/httpd.hcl")
+			cmd=(env GOMAXPROCS=1 HTTPD_CPUPROFILE="$OUT/$name.cpu.pprof" "$W/bin/httpd" -f "$d/httpd.hcl")
 		fi
 		;;
 	nginx)
