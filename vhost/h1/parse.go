@@ -28,9 +28,13 @@ type request struct {
 	contentLength         int64 // -1 when absent
 	chunked               bool
 	close                 bool // Connection: close, or HTTP/1.0 without keep-alive
-	expectContinue        bool
-	headLen               int    // bytes of the head, request line to the blank line
-	raw                   []byte // the head itself; every slice above is inside it
+	// wantsClose is close, or "close" found in the first Connection
+	// value by net/http's looser test (hasToken), which decides when
+	// net/http closes after the answer.
+	wantsClose     bool
+	expectContinue bool
+	headLen        int    // bytes of the head, request line to the blank line
+	raw            []byte // the head itself; every slice above is inside it
 }
 
 // httpError is a parse failure that maps to a status code; the connection
@@ -96,6 +100,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	r.contentLength = -1
 	r.chunked = false
 	r.close = false
+	r.wantsClose = false
 	r.expectContinue = false
 
 	limit := buf
@@ -154,7 +159,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	}
 	// Header fields.
 	hosts, lengths, tes := 0, 0, 0
-	closeTok, keepAlive := false, false
+	closeTok, keepAlive, sawConn := false, false, false
 	for {
 		rem := limit[pos:]
 		i := bytes.IndexByte(rem, '\n')
@@ -220,6 +225,10 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 				if tokenListHas(value, "close") {
 					closeTok = true
 				}
+				if !sawConn && hasToken(value, "close") {
+					r.wantsClose = true
+				}
+				sawConn = true
 				if tokenListHas(value, "keep-alive") {
 					keepAlive = true
 				}
@@ -262,6 +271,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	// HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless
 	// asked to keep alive.
 	r.close = closeTok || (r.minor == 0 && !keepAlive)
+	r.wantsClose = r.wantsClose || r.close
 	r.expectContinue = r.expectContinue && r.minor >= 1
 	r.headLen = pos
 	r.raw = buf[:pos]
@@ -357,6 +367,24 @@ func equalFold(b []byte, s string) bool {
 
 func hasPrefixFold(b []byte, s string) bool {
 	return len(b) >= len(s) && equalFold(b[:len(s)], s)
+}
+
+// hasToken is net/http's loose token test: t, in any case, bounded by
+// the start or end of v, a space, a tab or a comma.
+func hasToken(v []byte, t string) bool {
+	bound := func(c byte) bool { return c == ' ' || c == ',' || c == '\t' }
+	for sp := 0; sp+len(t) <= len(v); sp++ {
+		if sp > 0 && !bound(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(t); end != len(v) && !bound(v[end]) {
+			continue
+		}
+		if equalFold(v[sp:sp+len(t)], t) {
+			return true
+		}
+	}
+	return false
 }
 
 // tokenListHas reports whether the comma-separated list v has token t.

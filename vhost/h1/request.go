@@ -55,7 +55,7 @@ func (c *conn) serve() (keep bool) {
 	if c.srv.WriteTimeout > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.WriteTimeout))
 	}
-	c.closing = p.close || c.srv.inShutdown.Load()
+	c.closing = p.wantsClose || c.srv.inShutdown.Load()
 	c.afterPost = req.Method == "POST"
 
 	w := &ex.w
@@ -261,7 +261,7 @@ var plainByte = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "-._~/!$&'()*+,;=:@?" {
+	for _, c := range "-._~/$&+,;=:@?" { // what url.URL leaves unescaped in a path
 		t[c] = true
 	}
 	return
