@@ -25,7 +25,6 @@ import (
 var version = "0.1.0"
 
 func main() {
-	go tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -180,22 +180,3 @@ func TestMainShippedConfig(t *testing.T) {
 		}
 	}
 }
-
-func TestGCPercent(t *testing.T) {
-	tests := []struct {
-		live uint64
-		want int
-	}{
-		{0, 1000},
-		{1 << 20, 1000},
-		{4 << 20, 800},
-		{16 << 20, 200},
-		{32 << 20, 100},
-		{1 << 30, 100},
-	}
-	for _, tt := range tests {
-		if got := gcPercent(tt.live); got != tt.want {
-			t.Errorf("gcPercent(%d) = %d, want %d", tt.live, got, tt.want)
-		}
-	}
-}
