@@ -92,7 +92,10 @@ func unexpected(err error) error {
 	return err
 }
 
-// readChunked decodes the chunked framing strictly: see parseChunked.
+// readChunked decodes the chunked framing strictly: a hex size (at most
+// 16 digits) followed at once by CRLF or by extensions, exactly size
+// bytes and CRLF, a zero-size last chunk, trailer fields, and an empty
+// line. Bare CR or LF anywhere in the framing is refused.
 func (b *body) readChunked(p []byte) (int, error) {
 	for {
 		switch {
@@ -155,7 +158,7 @@ func (b *body) line() ([]byte, error) {
 	for {
 		rem := c.buf[c.r:c.w]
 		if i := bytes.IndexByte(rem, '\n'); i >= 0 {
-			if i > maxChunkLine || i == 0 || rem[i-1] != '\r' {
+			if i >= maxChunkLine || i == 0 || rem[i-1] != '\r' {
 				return nil, errBadChunk
 			}
 			line := rem[:i-1]

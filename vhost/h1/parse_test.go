@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -299,4 +300,117 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal("parse")
 		}
 	}
+}
+
+// The buffer-based chunked parser below is the reference the streaming
+// body reader (body.go) is checked against: same framing rules, whole
+// bodies.
+
+var errBodyTooLarge = &httpError{413, "request body too large"}
+
+// bodyLen returns how many bytes after the head the request's body takes
+// in buf: for Content-Length, the length; for chunked, the whole chunked
+// message (chunks, last chunk, trailers). It returns errIncomplete if buf
+// does not yet hold it all and an *httpError if the framing is bad.
+// maxBody bounds the decoded body.
+//
+// For chunked bodies it decodes in place into dst (appended) when dst is
+// not nil.
+func bodyLen(r *request, buf []byte, maxBody int64, dst *[]byte) (int, error) {
+	if r.chunked {
+		return parseChunked(buf, maxBody, dst)
+	}
+	if r.contentLength <= 0 {
+		return 0, nil
+	}
+	if r.contentLength > maxBody {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(buf)) < r.contentLength {
+		return 0, errIncomplete
+	}
+	if dst != nil {
+		*dst = append(*dst, buf[:r.contentLength]...)
+	}
+	return int(r.contentLength), nil
+}
+
+// parseChunked walks a chunked body strictly: hex size (at most 16
+// digits), optional extensions, CRLF; exactly size bytes then CRLF; a
+// zero-size last chunk, trailer fields, and the final CRLF. Bare LF is
+// refused inside the chunked framing (unlike in the head), as is any
+// size or data not followed by CRLF.
+func parseChunked(buf []byte, maxBody int64, dst *[]byte) (int, error) {
+	pos := 0
+	var total int64
+	for {
+		line, next, err := chunkLine(buf, pos)
+		if err != nil {
+			return 0, err
+		}
+		size, err := chunkSize(line)
+		if err != nil {
+			return 0, err
+		}
+		pos = next
+		if size == 0 {
+			break
+		}
+		total += size
+		if total > maxBody {
+			return 0, errBodyTooLarge
+		}
+		if int64(len(buf)-pos) < size+2 {
+			return 0, errIncomplete
+		}
+		if dst != nil {
+			*dst = append(*dst, buf[pos:pos+int(size)]...)
+		}
+		pos += int(size)
+		if buf[pos] != '\r' || buf[pos+1] != '\n' {
+			return 0, errBadChunk
+		}
+		pos += 2
+	}
+	// Trailer section: fields until an empty line.
+	for n := 0; ; n++ {
+		line, next, err := chunkLine(buf, pos)
+		if err != nil {
+			return 0, err
+		}
+		pos = next
+		if len(line) == 0 {
+			return pos, nil
+		}
+		if n >= maxHeaders {
+			return 0, errBadChunk
+		}
+		if !validTrailer(line) {
+			return 0, errBadChunk
+		}
+	}
+}
+
+// chunkLine returns the line at buf[pos:] without its CRLF and the offset
+// after it. A line must end in CRLF and carry no bare CR or LF.
+func chunkLine(buf []byte, pos int) ([]byte, int, error) {
+	rem := buf[pos:]
+	if len(rem) > maxChunkLine {
+		rem = rem[:maxChunkLine]
+	}
+	i := bytes.IndexByte(rem, '\n')
+	if i < 0 {
+		if len(buf)-pos > maxChunkLine {
+			return nil, 0, errBadChunk
+		}
+		return nil, 0, errIncomplete
+	}
+	if i == 0 || rem[i-1] != '\r' {
+		return nil, 0, errBadChunk
+	}
+	line := rem[:i-1]
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return nil, 0, errBadChunk
+	}
+	return line, pos + i + 1, nil
 }

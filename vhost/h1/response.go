@@ -44,10 +44,7 @@ type response struct {
 	err        error // the connection failed: it cannot be reused
 }
 
-var (
-	errWriteAfterEnd = errors.New("h1: write after the handler returned")
-	errHijacked      = http.ErrHijacked
-)
+var errWriteAfterEnd = errors.New("h1: write after the handler returned")
 
 func (w *response) Header() http.Header {
 	if w.hdr == nil {

@@ -194,3 +194,30 @@ func TestPanicAfterFlush(t *testing.T) {
 		}
 	}
 }
+
+// TestHijack: a handler takes the connection over, with the bytes the
+// client pipelined behind its request.
+func TestHijack(t *testing.T) {
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\necho " + line)
+		rw.Flush()
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\nhello\n"))
+	all, _ := io.ReadAll(c)
+	if string(all) != "HTTP/1.1 101 Switching Protocols\r\n\r\necho hello\n" {
+		t.Fatalf("got %q", all)
+	}
+}
