@@ -201,17 +201,13 @@ const maxHot = 512
 // idleThenRun waits on a fresh goroutine: a small stack for a connection
 // that has been idle a while.
 func (c *conn) idleThenRun() {
-	for {
-		n, err := c.wait()
-		if c.state.CompareAndSwap(stateIdle, stateActive) {
-			if c.woke(n) {
-				c.run()
-			}
-			return
-		}
-		_ = err
+	n, _ := c.wait() // on an error n is 0, and woke closes
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		c.release() // Shutdown or Close took it
 		return
+	}
+	if c.woke(n) {
+		c.run()
 	}
 }
 

@@ -221,3 +221,43 @@ func TestHijack(t *testing.T) {
 		t.Fatalf("got %q", all)
 	}
 }
+
+// TestIdleMovesToSmallStack: a keep-alive connection idle past
+// shrinkAfter is moved by the sweep to a fresh goroutine, and serves its
+// next request as before.
+func TestIdleMovesToSmallStack(t *testing.T) {
+	s := &Server{IdleTimeout: 10 * time.Second}
+	addr := startServer(t, s, httpEcho)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	get := func(path string) {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "GET "+path+" " {
+			t.Fatalf("got %q", b)
+		}
+	}
+	get("/1")
+	var moved bool
+	for deadline := time.Now().Add(5 * time.Second); !moved && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s.mu.Lock()
+		for sc := range s.conns {
+			moved = sc.small.Load() && sc.state.Load() == stateIdle
+		}
+		s.mu.Unlock()
+	}
+	if !moved {
+		t.Fatal("the idle connection was not moved to a small stack")
+	}
+	get("/2")
+}
