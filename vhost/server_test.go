@@ -44,6 +44,13 @@ type probeState struct {
 
 var probes sync.Map // id → *probeState
 
+// freshProbe forgets the state of id, so that a test run again (-count)
+// starts from zero.
+func freshProbe(id string) *probeState {
+	probes.Delete(id)
+	return probeFor(id)
+}
+
 func probeFor(id string) *probeState {
 	st, _ := probes.LoadOrStore(id, &probeState{entered: make(chan struct{}, 100), release: make(chan struct{})})
 	return st.(*probeState)
@@ -423,8 +430,8 @@ vhost "r.test" {
   }
 }`, tag, tag)
 	}
+	st, slow := freshProbe("reload"), freshProbe("reload-slow")
 	ts := startServer(t, cfg("one"))
-	st, slow := probeFor("reload"), probeFor("reload-slow")
 
 	// A slow request pinned to generation one.
 	slowDone := make(chan string, 1)
@@ -498,13 +505,13 @@ vhost "r.test" {
 
 func TestVHostReloadFailure(t *testing.T) {
 	t.Parallel()
+	st := freshProbe("reloadfail")
 	ts := startServer(t, listen+`vhost "f.test" {
   probe "/" {
     id  = "reloadfail"
     tag = "good"
   }
 }`)
-	st := probeFor("reloadfail")
 	err := ts.reload(listen + `vhost "f.test" {
   probe "/" {
     id  = "reloadfail"
