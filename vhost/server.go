@@ -247,8 +247,8 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		if l.limits != cfg.Server.Limits {
 			s.log.Warn("server.limits changed: new timeouts and header limits apply to listeners opened after a restart; max_body_bytes applies now", "addr", addr)
 		}
-		if want := cfg.Server.HTTP1Engine; l.engine != want && !l.tls && want == conf.EngineNetHTTP {
-			s.log.Warn("server.http1_engine changed: it applies to listeners opened after a restart", "addr", addr)
+		if engineFor(l.tls, h2c[addr], cfg.Server.HTTP1Engine) != l.engine {
+			s.log.Warn("server.http1_engine or h2c changed: the engine of a listener changes after a restart", "addr", addr)
 		}
 	}
 	if old != nil {
@@ -319,6 +319,15 @@ type listener struct {
 	engine string // conf.EngineNative or conf.EngineNetHTTP
 }
 
+// engineFor is the engine that serves a listener: the configured one for
+// plain HTTP/1.1, net/http for TLS (HTTP/2 by ALPN) and h2c.
+func engineFor(useTLS, h2c bool, configured string) string {
+	if useTLS || h2c {
+		return conf.EngineNetHTTP
+	}
+	return configured
+}
+
 // httpServer is what a listener needs of http.Server or h1.Server.
 type httpServer interface {
 	Serve(net.Listener) error
@@ -331,9 +340,8 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits, engine s
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: conf.EngineNetHTTP}
-	if !useTLS && !h2c && engine == conf.EngineNative {
-		l.engine = engine
+	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: engineFor(useTLS, h2c, engine)}
+	if l.engine == conf.EngineNative {
 		l.ln = ln
 		l.srv = &h1.Server{
 			Handler:           l,
@@ -400,7 +408,8 @@ func (l *listener) shutdown(ctx context.Context, log *slog.Logger) error {
 
 // ServeHTTP picks the vhost for the request and runs its pipeline.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if startRequest(r) {
+	// The native engine refuses CL+TE itself and has no watchConn.
+	if l.engine != conf.EngineNative && startRequest(r) {
 		l.s.log.Info("bad request", "remote", r.RemoteAddr, "status", http.StatusBadRequest,
 			"err", "request has both Content-Length and Transfer-Encoding")
 		writeError(w, r, http.StatusBadRequest)

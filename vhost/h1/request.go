@@ -236,6 +236,7 @@ func (c *conn) build(ex *exchange) (*http.Request, error) {
 		req.Body = b
 	default:
 		b.eof = true
+		ex.ctx.bodyRead = true // before the handler runs: no lock needed yet
 	}
 	b.expect = p.expectContinue && req.Body != http.NoBody
 	return req, nil
@@ -301,6 +302,7 @@ type reqContext struct {
 	done     chan struct{}
 	err      error
 	want     bool          // Done was asked for before the body was read
+	bodyRead bool          // the body has been read to its end (Done may be asked on any goroutine, so not body.eof)
 	watching chan struct{} // closed when the watcher has stopped; nil if none ran
 }
 
@@ -338,7 +340,7 @@ func (x *reqContext) startWatchLocked() {
 	if x.err != nil || x.watching != nil || c.rc == nil {
 		return
 	}
-	if !x.ex.body.eof {
+	if !x.bodyRead {
 		x.want = true
 		return
 	}
@@ -352,6 +354,7 @@ func (x *reqContext) startWatchLocked() {
 // bodyDone is called by the body reader at its end.
 func (x *reqContext) bodyDone() {
 	x.mu.Lock()
+	x.bodyRead = true
 	if x.want {
 		x.startWatchLocked()
 	}

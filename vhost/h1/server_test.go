@@ -261,3 +261,33 @@ func TestIdleMovesToSmallStack(t *testing.T) {
 	}
 	get("/2")
 }
+
+// TestDoneWhileBodyRead: a handler may ask for Done on another goroutine
+// while it reads the body (run with -race); the client going away after
+// the body still cancels the context.
+func TestDoneWhileBodyRead(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan (<-chan struct{}))
+		go func() { done <- r.Context().Done() }()
+		io.ReadAll(r.Body)
+		select {
+		case <-<-done:
+			cancelled <- true
+		case <-time.After(5 * time.Second):
+			cancelled <- false
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"))
+	time.Sleep(50 * time.Millisecond) // Done is asked while the body is awaited
+	c.Write([]byte("hello"))
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	if !<-cancelled {
+		t.Fatal("the context was not cancelled when the client went away")
+	}
+}
