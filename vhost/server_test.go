@@ -156,7 +156,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *vhost.Server
 	dir    string
 	log    *syncBuf
@@ -165,7 +165,7 @@ type testServer struct {
 }
 
 // parseConfig decodes src in dir, failing the test on any error.
-func parseConfig(t *testing.T, src, dir string) *conf.Config {
+func parseConfig(t testing.TB, src, dir string) *conf.Config {
 	t.Helper()
 	cfg, diags := conf.Parse([]byte(src), filepath.Join(dir, "test.hcl"), dir)
 	if diags.HasErrors() {
@@ -175,7 +175,7 @@ func parseConfig(t *testing.T, src, dir string) *conf.Config {
 }
 
 // startServer runs src (listening on 127.0.0.1:0) until the test ends.
-func startServer(t *testing.T, src string) *testServer {
+func startServer(t testing.TB, src string) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, dir: t.TempDir(), log: &syncBuf{}, access: &syncBuf{}}
 	ts.srv = vhost.New(slog.New(slog.NewTextHandler(ts.log, &slog.HandlerOptions{Level: slog.LevelDebug})))

@@ -1,0 +1,99 @@
+package vhost_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"httpd/conf"
+	_ "httpd/modules/static"
+	"httpd/vhost"
+)
+
+// BenchmarkServe measures one keep-alive request through the whole
+// pipeline of a plain listener: parse, vhost match, static module, answer.
+// The client side allocates nothing, so allocs/op is the server's.
+func BenchmarkServe(b *testing.B) {
+	for _, engine := range []string{conf.EngineNative, conf.EngineNetHTTP} {
+		for _, path := range []string{"/1k.html", "/missing.html"} {
+			b.Run(engine+path, func(b *testing.B) { benchServe(b, engine, path) })
+		}
+	}
+}
+
+var (
+	benchDocsOnce sync.Once
+	benchDocsDir  string
+	benchDocsErr  error
+)
+
+// benchDocs makes the document root once per process and waits until its
+// file is old enough for the small-file cache to keep it.
+func benchDocs(b *testing.B) string {
+	benchDocsOnce.Do(func() {
+		benchDocsDir, benchDocsErr = os.MkdirTemp("", "httpd-bench-")
+		if benchDocsErr == nil {
+			benchDocsErr = os.WriteFile(filepath.Join(benchDocsDir, "1k.html"), bytes.Repeat([]byte("x"), 1024), 0o644)
+			time.Sleep(2100 * time.Millisecond)
+		}
+	})
+	if benchDocsErr != nil {
+		b.Fatal(benchDocsErr)
+	}
+	return benchDocsDir
+}
+
+func benchServe(b *testing.B, engine, path string) {
+	docs := benchDocs(b)
+	// As the shipped config: the error log at warn, so a 404 logs nothing.
+	srv := vhost.New(slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	cfg := parseConfig(b, withEngine(engine, `
+		server {
+		  listen = ["127.0.0.1:0"]
+		}
+		log { access = "off" }
+		vhost "localhost" { document_root = "`+docs+`" }
+	`), b.TempDir())
+	if err := srv.Start(context.Background(), cfg, &syncBuf{}); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	addr := srv.Addrs()["127.0.0.1:0"]
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	// The first answer gives the length of every later one: the same
+	// head and body, and a Date of fixed width.
+	if _, err := c.Write(req); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := c.Read(buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := n
+	if !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+		b.Fatalf("first answer not whole in one read: %q", buf[:n])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:size]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
