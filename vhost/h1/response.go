@@ -81,37 +81,52 @@ func (w *response) WriteHeader(code int) {
 // Content-Type, Connection) and ends the head.
 func (w *response) snapshot() {
 	c := w.ex.c
-	h := w.hdr
 	allowed := bodyAllowed(w.status)
 	w.length = -1
-	if cl, ok := h["Content-Length"]; ok && len(cl) > 0 && allowed {
-		if n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64); err == nil && n >= 0 {
-			w.length = n
-		}
-	}
-	_, w.hasDate = h["Date"]
-	_, w.hasType = h["Content-Type"]
-	w.noSniff = w.hasType || h.Get("Content-Encoding") != ""
-	for _, v := range h["Connection"] {
-		if tokenListHas([]byte(v), "close") {
-			c.closing = true
-		}
-	}
-	if te, ok := h["Transfer-Encoding"]; ok && len(te) > 0 && allowed {
-		w.teChunked = true // the handler asks for chunked framing
-		w.noSniff = true
-	}
-	if tr, ok := h["Trailer"]; ok && allowed {
-		for _, v := range tr {
-			for _, k := range strings.Split(v, ",") {
-				if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); k != "" {
-					w.trailers = append(w.trailers, k)
+	// One walk over the map gathers the fields and what the engine
+	// needs to know of them.
+	var small [24]field
+	fs := small[:0]
+	encoded := false
+	for k, v := range w.hdr {
+		fs = append(fs, field{k, v})
+		switch k {
+		case "Content-Length":
+			if len(v) > 0 && allowed {
+				if n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 10, 64); err == nil && n >= 0 {
+					w.length = n
+				}
+			}
+		case "Date":
+			w.hasDate = true
+		case "Content-Type":
+			w.hasType = true
+		case "Content-Encoding":
+			encoded = len(v) > 0 && v[0] != ""
+		case "Connection":
+			for _, v := range v {
+				if tokenListHas([]byte(v), "close") {
+					c.closing = true
+				}
+			}
+		case "Transfer-Encoding":
+			// The handler asks for chunked framing.
+			w.teChunked = len(v) > 0 && allowed
+		case "Trailer":
+			if allowed {
+				for _, v := range v {
+					for _, k := range strings.Split(v, ",") {
+						if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); k != "" {
+							w.trailers = append(w.trailers, k)
+						}
+					}
 				}
 			}
 		}
 	}
+	w.noSniff = w.hasType || encoded || w.teChunked
 	c.out = appendStatusLine(c.out, w.status, w.http10)
-	c.out = appendHeader(c.out, h, &skip{
+	c.out = appendFields(c.out, fs, &skip{
 		cl:     !allowed || w.length < 0,
 		noType: w.status == http.StatusNotModified,
 	})
@@ -470,33 +485,45 @@ type skip struct {
 // invalid names are dropped, values are trimmed and CR or LF in them
 // become spaces. Transfer-Encoding is always the engine's to write.
 func appendHeader(b []byte, h http.Header, sk *skip) []byte {
-	var small [24]string
-	keys := small[:0]
-	for k := range h {
-		keys = append(keys, k)
+	var small [24]field
+	fs := small[:0]
+	for k, v := range h {
+		fs = append(fs, field{k, v})
 	}
+	return appendFields(b, fs, sk)
+}
+
+// field is one header field with all its values.
+type field struct {
+	k string
+	v []string
+}
+
+// appendFields is appendHeader on fields gathered from the map; it sorts
+// them in place.
+func appendFields(b []byte, fs []field, sk *skip) []byte {
 	// Insertion sort: a handful of keys.
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].k < fs[j-1].k; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
 		}
 	}
-	for _, k := range keys {
+	for _, f := range fs {
+		k := f.k
 		if k == "Transfer-Encoding" || !validFieldName(k) {
 			continue
 		}
-		if sk != nil && k == "Connection" {
-			continue // the engine writes its own
-		}
 		if sk != nil {
-			if k == "Content-Length" && sk.cl {
+			switch {
+			case k == "Connection":
+				continue // the engine writes its own
+			case k == "Content-Length" && sk.cl:
 				continue
-			}
-			if k == "Content-Type" && sk.noType {
+			case k == "Content-Type" && sk.noType:
 				continue
 			}
 		}
-		for _, v := range h[k] {
+		for _, v := range f.v {
 			b = append(b, k...)
 			b = append(b, ": "...)
 			start := len(b)
