@@ -92,7 +92,8 @@ type conn struct {
 	peekByte  [1]byte
 	gone      bool // the watcher saw EOF or an error
 
-	flushes int // writes of c.out so far
+	flushes int  // writes of c.out so far
+	noCork  bool // TCP_CORK failed once: not a TCP socket
 	iov     [3][]byte
 	scratch [48]byte // a Content-Length or Transfer-Encoding line
 }
@@ -309,6 +310,30 @@ func (c *conn) close() {
 	c.release()
 	c.nc.Close()
 	c.srv.forget(c)
+}
+
+// cork sets or clears TCP_CORK, as nginx's tcp_nopush does around
+// sendfile: while it is set, the kernel sends only full segments, so the
+// head shares a segment with the file's first bytes and each sendfile
+// call does not end in a short segment pushed at once (TCP_NODELAY is on).
+// Clearing it sends what is left. It reports whether the option took.
+func (c *conn) cork(on bool) bool {
+	if c.rc == nil || c.noCork {
+		return false
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	var serr error
+	err := c.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
+	})
+	if err != nil || serr != nil {
+		c.noCork = true
+		return false
+	}
+	return true
 }
 
 func (c *conn) setReadDeadline(t time.Time) {

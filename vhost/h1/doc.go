@@ -39,7 +39,8 @@
 // write(2) with their head. Longer answers without a declared length are
 // chunked (HTTP/1.1) or delimited by closing (HTTP/1.0). With a declared
 // length, io.ReaderFrom hands files to the connection's ReadFrom, which
-// uses sendfile(2). Large writes go out with writev(2) rather than being
+// uses sendfile(2), with TCP_CORK set meanwhile so that the file leaves in
+// full segments (nginx's tcp_nopush). Large writes go out with writev(2) rather than being
 // copied. The writer also supports Flush, http.ResponseController
 // (deadlines, EnableFullDuplex) and Hijack.
 //

@@ -420,6 +420,9 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if w.chunked || w.length < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
+	if c.cork(true) {
+		defer c.cork(false)
+	}
 	if err := c.flush(); err != nil {
 		w.setErr(err)
 		return 0, err

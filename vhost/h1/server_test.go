@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -289,5 +290,67 @@ func TestDoneWhileBodyRead(t *testing.T) {
 	c.Close()
 	if !<-cancelled {
 		t.Fatal("the context was not cancelled when the client went away")
+	}
+}
+
+// corkState reads TCP_CORK on the connection an answer goes out on.
+func corkState(t *testing.T, w http.ResponseWriter) int {
+	var v int
+	var serr error
+	if err := w.(*response).ex.c.rc.Control(func(fd uintptr) {
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK)
+	}); err != nil || serr != nil {
+		t.Errorf("getsockopt TCP_CORK: %v %v", err, serr)
+	}
+	return v
+}
+
+// corkProbe is a body source that records TCP_CORK while it is read.
+type corkProbe struct {
+	t      *testing.T
+	w      http.ResponseWriter
+	r      io.Reader
+	corked bool
+}
+
+func (p *corkProbe) Read(b []byte) (int, error) {
+	p.corked = corkState(p.t, p.w) == 1
+	return p.r.Read(b)
+}
+
+// TestReadFromCorks checks that a body sent through ReadFrom goes out
+// with TCP_CORK set and that the option is cleared afterwards (left set,
+// the last partial segment would wait 200 ms), and that the head and the
+// whole body arrive.
+func TestReadFromCorks(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB
+	type states struct{ during, after int }
+	got := make(chan states, 1)
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		p := &corkProbe{t: t, w: w, r: strings.NewReader(body)}
+		if _, err := w.(io.ReaderFrom).ReadFrom(p); err != nil {
+			t.Errorf("ReadFrom: %v", err)
+		}
+		st := states{after: corkState(t, w)}
+		if p.corked {
+			st.during = 1
+		}
+		got <- st
+	})
+	for i := 0; i < 2; i++ { // twice: the connection is reused
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(b) != body {
+			t.Fatalf("body: %d bytes, err %v; want %d bytes", len(b), err, len(body))
+		}
+		if st := <-got; st.during != 1 || st.after != 0 {
+			t.Errorf("TCP_CORK during ReadFrom = %d, after = %d; want 1 and 0", st.during, st.after)
+		}
 	}
 }
