@@ -45,8 +45,9 @@ var cacheSettle = 2 * time.Second
 // re-pointed (symlink) file fails that check and is served fresh from
 // disk, which refills the entry once the new file has settled.
 //
-// Entries are made only from files opened through the FileServer's
-// os.Root, so the cache never holds a file the root would not serve.
+// Entries are made only from files the FileServer opened below its root
+// (see FileServer.open), so the cache never holds a file the root would
+// not serve.
 // A path is also checked with CleanPath and Hidden before the cache is
 // consulted, exactly as before opening.
 type cache struct {

@@ -13,8 +13,9 @@
 //
 // Safety policy: URL paths are mapped by CleanPath, which rejects NUL,
 // backslashes and "." or ".." segments; percent-encoded slashes (%2F,
-// %5C) are rejected; every file is opened through an os.Root, so
-// symlinks are followed only while they stay inside the root. Dot-files
+// %5C) are rejected; every file is opened beneath the root (openat2 with
+// RESOLVE_BENEATH, or an os.Root where the kernel lacks it), so symlinks
+// are followed only while they stay inside the root. Dot-files
 // are 404 unless dotfiles = true, except below a leading /.well-known/.
 //
 // FileServer is the reusable part: the alias module serves its own path

@@ -43,8 +43,12 @@ type Options struct {
 type FileServer struct {
 	dir  string   // the root as configured, for messages
 	root *os.Root // nil when file is set
-	file string   // the single file served, or ""
-	opts Options
+	// beneath opens files below root in one system call (see open);
+	// nil where it could not be opened.
+	beneath   *dirHandle
+	rootSlash string // the root's name and a slash, to name opened files
+	file      string // the single file served, or ""
+	opts      Options
 	// cache holds small files of root in memory; nil when off.
 	cache *cache
 	// cacheControl is opts.CacheControl as a header value, or nil.
@@ -75,8 +79,23 @@ func NewFileServer(root string, opts Options) (*FileServer, error) {
 		return nil, fmt.Errorf("static %s: %w", root, err)
 	}
 	s.root = r
+	s.beneath, _ = openDirHandle(root) // without it, os.Root opens every file
+	s.rootSlash = strings.TrimSuffix(r.Name(), "/") + "/"
 	s.cache = newCache(root, opts.Cache)
 	return s, nil
+}
+
+// open opens name, a CleanPath result, below the root: with openat2(2)
+// where the system has it, else through os.Root. Both refuse a path that
+// leads out of the root.
+func (s *FileServer) open(name string) (*os.File, error) {
+	if s.beneath != nil {
+		f, err := s.beneath.openBeneath(name, s.rootSlash)
+		if err != errUseRoot {
+			return f, err
+		}
+	}
+	return s.root.Open(name)
 }
 
 // Root returns the directory or file the server was opened on.
@@ -90,7 +109,11 @@ func (s *FileServer) Close() error {
 	if s.root == nil {
 		return nil
 	}
-	return errors.Join(s.root.Close(), s.cache.close())
+	var derr error
+	if s.beneath != nil {
+		derr = s.beneath.close()
+	}
+	return errors.Join(s.root.Close(), derr, s.cache.close())
 }
 
 // Serve answers a GET or HEAD request for urlPath, the request's decoded
@@ -142,7 +165,7 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 			return s.serveEntry(w, r, e)
 		}
 	}
-	f, err := s.root.Open(rel)
+	f, err := s.open(rel)
 	if err != nil {
 		return openError(rel, err)
 	}
@@ -169,7 +192,7 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 		if rel != "." {
 			ipath = rel + "/" + name
 		}
-		idx, err := s.root.Open(ipath)
+		idx, err := s.open(ipath)
 		if err != nil {
 			if oerr := openError(ipath, err); registry.StatusOf(oerr) != http.StatusNotFound {
 				return oerr

@@ -23,4 +23,9 @@ func openDirHandle(string) (*dirHandle, error) {
 
 func (*dirHandle) close() error { return nil }
 
+// errUseRoot is openBeneath's answer when os.Root must open the file.
+var errUseRoot = errors.New("static: open through os.Root")
+
+func (*dirHandle) openBeneath(string, string) (*os.File, error) { return nil, errUseRoot }
+
 func (*dirHandle) stat([]byte) (fileID, bool) { return fileID{}, false }
