@@ -131,14 +131,15 @@ func (c *conn) idleTimeout() time.Duration {
 // as in net/http: a client that connects and says nothing is not idle.
 func (c *conn) idle(first bool) bool {
 	c.release()
+	now := time.Now() // one clock read for the deadline and idleSince
 	if d := c.srv.ReadHeaderTimeout; first && d > 0 {
-		c.setReadDeadline(time.Now().Add(d))
+		c.setReadDeadline(now.Add(d))
 	} else if d := c.idleTimeout(); d > 0 {
-		c.setReadDeadline(time.Now().Add(d))
+		c.setReadDeadline(now.Add(d))
 	} else if !c.rdl.IsZero() {
 		c.setReadDeadline(time.Time{})
 	}
-	c.idleSince.Store(nanotime())
+	c.idleSince.Store(int64(now.Sub(epoch)))
 	if !c.small.Load() && c.srv.hot.Add(1) > maxHot {
 		// Enough connections wait on large stacks already.
 		c.srv.hot.Add(-1)

@@ -558,26 +558,23 @@ func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
-var statusLines = func() map[int]string {
-	m := map[int]string{}
-	for code := 100; code < 600; code++ {
+// statusLines holds the status line of every code net/http has a text
+// for, indexed by code; "" for the others.
+var statusLines = func() (l [600]string) {
+	for code := 100; code < len(l); code++ {
 		if t := http.StatusText(code); t != "" {
-			m[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + t + "\r\n"
+			l[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + t + "\r\n"
 		}
 	}
-	return m
+	return l
 }()
-
-var status200 = statusLines[200]
 
 // appendStatusLine writes the status line; HTTP/1.0 requests get an
 // HTTP/1.0 one, as from net/http.
 func appendStatusLine(b []byte, status int, http10 bool) []byte {
 	start := len(b)
-	if status == http.StatusOK {
-		b = append(b, status200...)
-	} else if s, ok := statusLines[status]; ok {
-		b = append(b, s...)
+	if status >= 0 && status < len(statusLines) && statusLines[status] != "" {
+		b = append(b, statusLines[status]...)
 	} else {
 		b = append(b, "HTTP/1.1 "...)
 		b = strconv.AppendInt(b, int64(status), 10)
