@@ -28,9 +28,10 @@ type request struct {
 	contentLength         int64 // -1 when absent
 	chunked               bool
 	close                 bool // Connection: close, or HTTP/1.0 without keep-alive
-	// wantsClose is close, or "close" found in the first Connection
-	// value by net/http's looser test (hasToken), which decides when
-	// net/http closes after the answer.
+	// wantsClose decides, as in net/http, whether the connection closes
+	// after the answer: on HTTP/1.1, close or "close" found in the first
+	// Connection value by net/http's looser test (hasToken); on HTTP/1.0,
+	// "keep-alive" not found there by that test.
 	wantsClose     bool
 	expectContinue bool
 	headLen        int    // bytes of the head, request line to the blank line
@@ -158,7 +159,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	}
 	// Header fields.
 	hosts, lengths, tes := 0, 0, 0
-	closeTok, keepAlive, sawConn := false, false, false
+	closeTok, keepAlive, keep10, sawConn := false, false, false, false
 	for {
 		rem := limit[pos:]
 		i := bytes.IndexByte(rem, '\n')
@@ -227,6 +228,9 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 				if !sawConn && hasToken(value, "close") {
 					r.wantsClose = true
 				}
+				if !sawConn && hasToken(value, "keep-alive") {
+					keep10 = true
+				}
 				sawConn = true
 				if tokenListHas(value, "keep-alive") {
 					keepAlive = true
@@ -270,7 +274,14 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	// HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless
 	// asked to keep alive.
 	r.close = closeTok || (r.minor == 0 && !keepAlive)
-	r.wantsClose = r.wantsClose || r.close
+	if r.minor == 0 {
+		// As net/http: an HTTP/1.0 connection stays open when the first
+		// Connection value has "keep-alive" by the loose test, whatever
+		// else the field says; Request.Close follows the strict one.
+		r.wantsClose = !keep10
+	} else {
+		r.wantsClose = r.wantsClose || r.close
+	}
 	r.expectContinue = r.expectContinue && r.minor >= 1
 	r.headLen = pos
 	r.raw = buf[:pos]
