@@ -51,7 +51,7 @@ var cacheSettle = 2 * time.Second
 // A path is also checked with CleanPath and Hidden before the cache is
 // consulted, exactly as before opening.
 type cache struct {
-	dir     *dirHandle // the root directory, for fstatat
+	dir     *dirHandle // the root directory, for fstatat (the FileServer's)
 	maxFile int64
 	size    int64
 
@@ -76,13 +76,12 @@ type cached struct {
 
 func (e *cached) cost() int64 { return int64(len(e.body)+2*len(e.path)) + 256 }
 
-func newCache(root string, o CacheOptions) *cache {
-	if o.Off {
+// newCache makes the cache of the root that d is a handle of; nil (no
+// cache: every request opens its file) when it is off or d is nil, as
+// where no handle could be had. The FileServer owns d.
+func newCache(d *dirHandle, o CacheOptions) *cache {
+	if o.Off || d == nil {
 		return nil
-	}
-	d, err := openDirHandle(root)
-	if err != nil {
-		return nil // no cache on this system: every request opens its file
 	}
 	c := &cache{dir: d, maxFile: o.MaxFile, size: o.Size,
 		files: map[string]*cached{}, indexes: map[string]*cached{}}
@@ -94,13 +93,6 @@ func newCache(root string, o CacheOptions) *cache {
 	}
 	c.maxFile = min(c.maxFile, c.size)
 	return c
-}
-
-func (c *cache) close() error {
-	if c == nil {
-		return nil
-	}
-	return c.dir.close()
 }
 
 // get returns the entry for key when it is still the current file. A

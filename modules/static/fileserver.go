@@ -43,8 +43,9 @@ type Options struct {
 type FileServer struct {
 	dir  string   // the root as configured, for messages
 	root *os.Root // nil when file is set
-	// beneath opens files below root in one system call (see open);
-	// nil where it could not be opened.
+	// beneath opens files below root in one system call (see open) and
+	// is the cache's handle for fstatat; nil where it could not be
+	// opened.
 	beneath   *dirHandle
 	rootSlash string // the root's name and a slash, to name opened files
 	file      string // the single file served, or ""
@@ -79,9 +80,10 @@ func NewFileServer(root string, opts Options) (*FileServer, error) {
 		return nil, fmt.Errorf("static %s: %w", root, err)
 	}
 	s.root = r
-	s.beneath, _ = openDirHandle(root) // without it, os.Root opens every file
+	// Without the handle, os.Root opens every file and there is no cache.
+	s.beneath, _ = openDirHandle(root)
 	s.rootSlash = strings.TrimSuffix(r.Name(), "/") + "/"
-	s.cache = newCache(root, opts.Cache)
+	s.cache = newCache(s.beneath, opts.Cache)
 	return s, nil
 }
 
@@ -113,7 +115,7 @@ func (s *FileServer) Close() error {
 	if s.beneath != nil {
 		derr = s.beneath.close()
 	}
-	return errors.Join(s.root.Close(), derr, s.cache.close())
+	return errors.Join(s.root.Close(), derr)
 }
 
 // Serve answers a GET or HEAD request for urlPath, the request's decoded
