@@ -5,7 +5,8 @@
 #
 # Every server is pinned to CPU 0 and wrk to CPU 1. Rounds alternate
 # between the servers; the report gives the median requests/s, the median
-# p99 latency and the RSS per worker, and the ratios httpd/peer.
+# p99 latency, the requests in flight (req/s times mean latency), the RSS
+# per worker, and the ratios httpd/peer.
 #
 # Each peer runs in its best configuration that serves every one of wrk's
 # connections (measured on hello, 2 processes x 4 threads, 16 connections):
@@ -220,7 +221,7 @@ to_ms() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A RPS=() P99=() RSS=()
+declare -A RPS=() P99=() RSS=() FLIGHT=()
 for app in $APPS; do
 	for s in $SERVERS; do
 		start_server "$s" "$app"
@@ -230,6 +231,12 @@ for app in $APPS; do
 			out=$(taskset -c $CLIENT_CPU wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$(port_of "$s")/")
 			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 			p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+			# Requests in flight on average (Little's law): req/s times
+			# the mean latency. A server that closes after each answer
+			# has fewer than CONNECTIONS, as wrk reconnects outside its
+			# clock, and its latencies are measured at that lower load.
+			mean=$(to_ms "$(awk '$1 == "Latency" {print $2; exit}' <<<"$out")")
+			flight=$(awk -v r="$rps" -v m="$mean" 'BEGIN {printf "%.1f", r * m / 1000}')
 			errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
 			if [[ $s == uwsgi ]]; then
 				# read errors: uWSGI's --http-socket closes after each
@@ -239,7 +246,8 @@ for app in $APPS; do
 			[[ -n $errors ]] && echo "  $app $s round $round: $errors" >&2
 			RPS[$app,$s]+="$rps "
 			P99[$app,$s]+="$p99 "
-			printf '  %-6s %-17s round %d: %10s req/s  p99 %8s ms\n' "$app" "$s" "$round" "$rps" "$p99" >&2
+			FLIGHT[$app,$s]+="$flight "
+			printf '  %-6s %-17s round %d: %10s req/s  p99 %8s ms  in flight %5s\n' "$app" "$s" "$round" "$rps" "$p99" "$flight" >&2
 		done
 	done
 	for s in $SERVERS; do
@@ -250,7 +258,7 @@ done
 
 echo
 echo "processes=$PROCESSES threads=$THREADS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
-printf '%-6s %-17s %12s %10s %14s %12s %12s %12s\n' app server "req/s" "p99 ms" "RSS/worker KiB" "httpd/rps" "p99 ratio" "RSS ratio"
+printf '%-6s %-17s %12s %10s %10s %14s %12s %12s %12s\n' app server "req/s" "p99 ms" "in flight" "RSS/worker KiB" "httpd/rps" "p99 ratio" "RSS ratio"
 for app in $APPS; do
 	h_rps=$(median <<<"${RPS[$app,httpd]:-0}")
 	h_p99=$(median <<<"${P99[$app,httpd]:-0}")
@@ -259,7 +267,8 @@ for app in $APPS; do
 		rps=$(median <<<"${RPS[$app,$s]}")
 		p99=$(median <<<"${P99[$app,$s]}")
 		rss=${RSS[$app,$s]}
-		printf '%-6s %-17s %12.1f %10.3f %14d %12s %12s %12s\n' "$app" "$s" "$rps" "$p99" "$rss" \
+		flight=$(median <<<"${FLIGHT[$app,$s]}")
+		printf '%-6s %-17s %12.1f %10.3f %10.1f %14d %12s %12s %12s\n' "$app" "$s" "$rps" "$p99" "$flight" "$rss" \
 			"$(awk -v a="$h_rps" -v b="$rps" 'BEGIN {printf "%.2fx", b ? a/b : 0}')" \
 			"$(awk -v a="$h_p99" -v b="$p99" 'BEGIN {printf "%.2fx", b ? a/b : 0}')" \
 			"$(awk -v a="$h_rss" -v b="$rss" 'BEGIN {printf "%.2fx", b ? a/b : 0}')"
