@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,37 +20,21 @@ import (
 // pipeline of a plain listener: parse, vhost match, static module, answer.
 // The client side allocates nothing, so allocs/op is the server's.
 func BenchmarkServe(b *testing.B) {
+	docs := b.TempDir()
+	if err := os.WriteFile(filepath.Join(docs, "1k.html"), bytes.Repeat([]byte("x"), 1024), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	// The small-file cache keeps a file once its last change is two
+	// seconds old.
+	time.Sleep(2100 * time.Millisecond)
 	for _, engine := range []string{conf.EngineNative, conf.EngineNetHTTP} {
 		for _, path := range []string{"/1k.html", "/missing.html"} {
-			b.Run(engine+path, func(b *testing.B) { benchServe(b, engine, path) })
+			b.Run(engine+path, func(b *testing.B) { benchServe(b, docs, engine, path) })
 		}
 	}
 }
 
-var (
-	benchDocsOnce sync.Once
-	benchDocsDir  string
-	benchDocsErr  error
-)
-
-// benchDocs makes the document root once per process and waits until its
-// file is old enough for the small-file cache to keep it.
-func benchDocs(b *testing.B) string {
-	benchDocsOnce.Do(func() {
-		benchDocsDir, benchDocsErr = os.MkdirTemp("", "httpd-bench-")
-		if benchDocsErr == nil {
-			benchDocsErr = os.WriteFile(filepath.Join(benchDocsDir, "1k.html"), bytes.Repeat([]byte("x"), 1024), 0o644)
-			time.Sleep(2100 * time.Millisecond)
-		}
-	})
-	if benchDocsErr != nil {
-		b.Fatal(benchDocsErr)
-	}
-	return benchDocsDir
-}
-
-func benchServe(b *testing.B, engine, path string) {
-	docs := benchDocs(b)
+func benchServe(b *testing.B, docs, engine, path string) {
 	// As the shipped config: the error log at warn, so a 404 logs nothing.
 	srv := vhost.New(slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	cfg := parseConfig(b, withEngine(engine, `
