@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -420,7 +421,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if w.chunked || w.length < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
-	if c.cork(true) {
+	if sendsFile(src) && c.cork(true) {
 		defer c.cork(false)
 	}
 	if err := c.flush(); err != nil {
@@ -443,6 +444,19 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return n, err
 	}
 	return n, nil
+}
+
+// sendsFile reports whether src is a file, alone or limited as
+// http.ServeContent passes it: what sendfile(2) sends, and what may go
+// out corked. A reader that produces a little at a time (a pipe from a
+// program) is not corked, or each short piece would wait for the cork's
+// 200 ms ceiling.
+func sendsFile(src io.Reader) bool {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	_, ok := src.(*os.File)
+	return ok
 }
 
 // writerOnly hides ReadFrom from io.Copy.

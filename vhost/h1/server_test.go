@@ -9,6 +9,8 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -314,18 +316,77 @@ type corkProbe struct {
 }
 
 func (p *corkProbe) Read(b []byte) (int, error) {
-	p.corked = corkState(p.t, p.w) == 1
+	if corkState(p.t, p.w) == 1 {
+		p.corked = true
+	}
 	return p.r.Read(b)
 }
 
-// TestReadFromCorks checks that a body sent through ReadFrom goes out
-// with TCP_CORK set and that the option is cleared afterwards (left set,
-// the last partial segment would wait 200 ms), and that the head and the
-// whole body arrive.
-func TestReadFromCorks(t *testing.T) {
+// TestReadFromCorksFiles sends a file too large for the socket buffers to
+// a client that does not read yet, so the transfer stalls inside ReadFrom:
+// TCP_CORK must be set then, and cleared once the file is out (left set,
+// the last partial segment of every answer would wait 200 ms).
+func TestReadFromCorksFiles(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
+	path := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rcs := make(chan syscall.RawConn, 1)
+	after := make(chan int, 1)
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		rcs <- w.(*response).ex.c.rc
+		if _, err := w.(io.ReaderFrom).ReadFrom(f); err != nil {
+			t.Errorf("ReadFrom: %v", err)
+		}
+		after <- corkState(t, w)
+	})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	rc := <-rcs
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		var v int
+		_ = rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) })
+		if v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("TCP_CORK was not set while the file went out")
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("body: %d bytes, err %v; want the %d bytes of the file", len(got), err, len(body))
+	}
+	if v := <-after; v != 0 {
+		t.Errorf("TCP_CORK after ReadFrom = %d, want 0", v)
+	}
+}
+
+// TestReadFromDoesNotCorkReaders checks that a body from a reader that is
+// not a file (it may produce a little at a time) goes out uncorked, and
+// whole.
+func TestReadFromDoesNotCorkReaders(t *testing.T) {
 	body := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB
-	type states struct{ during, after int }
-	got := make(chan states, 1)
+	corked := make(chan bool, 1)
 	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
@@ -333,24 +394,18 @@ func TestReadFromCorks(t *testing.T) {
 		if _, err := w.(io.ReaderFrom).ReadFrom(p); err != nil {
 			t.Errorf("ReadFrom: %v", err)
 		}
-		st := states{after: corkState(t, w)}
-		if p.corked {
-			st.during = 1
-		}
-		got <- st
+		corked <- p.corked
 	})
-	for i := 0; i < 2; i++ { // twice: the connection is reused
-		resp, err := http.Get("http://" + addr + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || string(b) != body {
-			t.Fatalf("body: %d bytes, err %v; want %d bytes", len(b), err, len(body))
-		}
-		if st := <-got; st.during != 1 || st.after != 0 {
-			t.Errorf("TCP_CORK during ReadFrom = %d, after = %d; want 1 and 0", st.during, st.after)
-		}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != body {
+		t.Fatalf("body: %d bytes, err %v; want %d bytes", len(b), err, len(body))
+	}
+	if <-corked {
+		t.Error("TCP_CORK was set while a reader that is not a file was copied")
 	}
 }
