@@ -49,6 +49,25 @@ func (rw *responseWriter) WriteHeader(code int) {
 	rw.ResponseWriter.WriteHeader(code)
 }
 
+// headerBlockWriter is the engine's writer (vhost/h1) taking a header
+// block prepared in advance (see h1's WriteHeaderBlock).
+type headerBlockWriter interface {
+	WriteHeaderBlock(code int, block []byte, length int64, closing bool)
+}
+
+// writeHeaderBlock sends a prepared head when the engine takes one; false
+// when it does not or a header went out already, and nothing was written.
+func (rw *responseWriter) writeHeaderBlock(code int, block []byte, length int64, closing bool) bool {
+	bw, ok := rw.ResponseWriter.(headerBlockWriter)
+	if !ok || rw.wroteHeader {
+		return false
+	}
+	rw.status = code
+	rw.wroteHeader = true
+	bw.WriteHeaderBlock(code, block, length, closing)
+	return true
+}
+
 func (rw *responseWriter) Write(p []byte) (int, error) {
 	rw.wroteHeader = true
 	n, err := rw.ResponseWriter.Write(p)

@@ -110,6 +110,11 @@ func (p *probe) Wrap(next registry.Handler) registry.Handler {
 			return err
 		case "fail":
 			return registry.Errorf(http.StatusForbidden, "probe: secret reason %s", r.URL.Path)
+		case "unavailable":
+			return registry.Errorf(http.StatusServiceUnavailable, "probe: down")
+		case "allow":
+			w.Header().Set("Allow", "GET")
+			return registry.Errorf(http.StatusMethodNotAllowed, "probe: method")
 		case "failafter":
 			_, _ = io.WriteString(w, "partial")
 			return errors.New("probe: broke mid-response")
@@ -363,6 +368,79 @@ vhost "e.test" {
 	waitFor(t, "the error-log line", func() bool {
 		return strings.Contains(ts.log.String(), "request failed after the response began")
 	})
+}
+
+// TestVHostErrorPagesAlike sends requests that end in error pages to
+// both engines and wants the same answers back: status line, header
+// fields (Date aside) and body. The native engine takes the page's head
+// ready-made, net/http builds it from the header map. (The order of the
+// fields may differ: net/http writes a handler's Connection field among
+// the others, the engine writes its own after Date.)
+func TestVHostErrorPagesAlike(t *testing.T) {
+	config := `
+server {
+  listen = ["127.0.0.1:0"]
+}
+vhost "e.test" {
+  probe "/fail"  { mode = "fail" }
+  probe "/down"  { mode = "unavailable" }
+  probe "/allow" { mode = "allow" }
+  probe "/next"  { mode = "next" }
+}`
+	reqs := []string{
+		"GET /fail/x HTTP/1.1\r\nHost: e.test\r\n\r\n",
+		"HEAD /fail/x HTTP/1.1\r\nHost: e.test\r\n\r\n",
+		"GET /fail/x HTTP/1.0\r\nHost: e.test\r\nConnection: keep-alive\r\n\r\n",
+		"GET /next/x HTTP/1.1\r\nHost: e.test\r\n\r\n",
+		"GET /allow HTTP/1.1\r\nHost: e.test\r\n\r\n",
+		"GET /down HTTP/1.1\r\nHost: e.test\r\n\r\n", // 503 closes
+	}
+	answers := map[string][]string{}
+	for _, engine := range []string{conf.EngineNative, conf.EngineNetHTTP} {
+		ts := startServer(t, withEngine(engine, config))
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, strings.Join(reqs, "")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		for _, raw := range reqs {
+			req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, req)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", engine, raw, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("%s: %s: body: %v", engine, raw, err)
+			}
+			resp.Header.Del("Date")
+			answers[engine] = append(answers[engine], fmt.Sprintf("%s %s\n%v\nclose=%v\n%s", resp.Proto, resp.Status, resp.Header, resp.Close, body))
+		}
+		if b, _ := io.ReadAll(br); len(b) > 0 {
+			t.Errorf("%s: bytes after the last answer: %q", engine, b)
+		}
+	}
+	for i, raw := range reqs {
+		native, nethttp := answers[conf.EngineNative][i], answers[conf.EngineNetHTTP][i]
+		if native != nethttp {
+			t.Errorf("%q: answers differ\n--- native:\n%s\n--- net/http:\n%s", raw, native, nethttp)
+		}
+	}
+	all := strings.Join(answers[conf.EngineNative], "\n")
+	for _, want := range []string{"HTTP/1.1 403 Forbidden", "HTTP/1.0 403 Forbidden", "HTTP/1.1 404 Not Found",
+		"Allow:[GET]", "HTTP/1.1 503 Service Unavailable", "close=true"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the answers lack %q:\n%s", want, all)
+		}
+	}
 }
 
 func TestVHostMaxBody(t *testing.T) { forEngines(t, testVHostMaxBody) }

@@ -182,16 +182,26 @@ func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 // writeError sends the fixed status page for status.
 func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	h := w.Header()
+	p := errorPageFor(status)
+	closing := status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil
+	// When the map holds only the Server field the vhost put there, the
+	// whole head is known: the engine can take it ready-made.
+	if rw, ok := w.(*responseWriter); ok && len(h) == 1 && isServerHeader(h["Server"]) &&
+		rw.writeHeaderBlock(status, p.head, int64(len(p.body)), closing) {
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(p.body)
+		}
+		return
+	}
 	for k := range h {
 		if k != "Allow" && k != "Retry-After" && k != "Location" && k != "Server" {
 			delete(h, k)
 		}
 	}
-	p := errorPageFor(status)
 	h["Content-Type"] = htmlType
 	h["Content-Length"] = p.length
 	h["X-Content-Type-Options"] = nosniff
-	if status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil {
+	if closing {
 		h["Connection"] = connClose
 	}
 	w.WriteHeader(status)
@@ -200,12 +210,21 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	}
 }
 
+// isServerHeader reports whether v is the Server value newResponseWriter
+// puts in every response's map (the same slice, so not replaced).
+func isServerHeader(v []string) bool {
+	return len(v) == 1 && &v[0] == &serverHeader[0]
+}
+
 // errorPage is the fixed answer for one status. Its slices are shared by
 // every response: header values have capacity one, so that appending to
 // one copies it.
 type errorPage struct {
 	body   []byte
 	length []string
+	// head is the header block writeError's map would make, for the
+	// engine to take as it is: the fields sorted by name.
+	head []byte
 }
 
 var (
@@ -235,5 +254,10 @@ func newErrorPage(status int) *errorPage {
 		text = "Error"
 	}
 	body := fmt.Sprintf("<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%d %s</h1></body></html>\n", status, text, status, text)
-	return &errorPage{body: []byte(body), length: []string{strconv.Itoa(len(body))}}
+	length := strconv.Itoa(len(body))
+	head := "Content-Length: " + length + "\r\n" +
+		"Content-Type: " + htmlType[0] + "\r\n" +
+		"Server: " + serverHeader[0] + "\r\n" +
+		"X-Content-Type-Options: " + nosniff[0] + "\r\n"
+	return &errorPage{body: []byte(body), length: []string{length}, head: []byte(head)}
 }
