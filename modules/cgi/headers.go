@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // cgiHeader is the header block of a script's response (RFC 3875 §6).
@@ -206,26 +208,12 @@ func parseStatusLine(line []byte) (int, bool) {
 // validName reports whether b is an RFC 9110 token.
 func validName(b []byte) bool {
 	for _, c := range b {
-		if c >= 0x80 || !tokenChar[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}
 	return len(b) > 0
 }
-
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // validValue reports whether v holds no control characters but tab.
 func validValue(v string) bool {

@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"errors"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxHeaders bounds the header fields of one request (net/http has no
@@ -73,21 +75,6 @@ var (
 	errBadChunk       = &httpError{400, "malformed chunked encoding"}
 )
 
-// tokenTable marks the tchar bytes of RFC 9110 §5.6.2.
-var tokenTable = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return
-}()
-
 // parseRequest parses one request head from the start of buf. It returns
 // errIncomplete when buf holds no full head yet (the caller reads more, up
 // to its header limit), an *httpError for a request to refuse, or nil with
@@ -124,7 +111,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 	}
 	r.method = line[:sp1]
 	for _, c := range r.method {
-		if !tokenTable[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return errBadMethod
 		}
 	}
@@ -183,7 +170,7 @@ func parseRequest(buf []byte, r *request, maxHeader int) error {
 		}
 		name := line[:colon]
 		for _, c := range name {
-			if !tokenTable[c] {
+			if !httpguts.IsTokenRune(rune(c)) {
 				return errBadHeaderName
 			}
 		}
@@ -465,7 +452,7 @@ func validTrailer(line []byte) bool {
 		return false
 	}
 	for _, c := range line[:colon] {
-		if !tokenTable[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}

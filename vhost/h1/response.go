@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // preSize is how much body the writer holds before committing the head:
@@ -553,7 +555,7 @@ func appendFields(b []byte, fs []field, sk *skip) []byte {
 	}
 	for _, f := range fs {
 		k := f.k
-		if k == "Transfer-Encoding" || !validFieldName(k) {
+		if k == "Transfer-Encoding" || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		if sk != nil {
@@ -580,18 +582,6 @@ func appendFields(b []byte, fs []field, sk *skip) []byte {
 		}
 	}
 	return b
-}
-
-func validFieldName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !tokenTable[k[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 func bodyAllowed(status int) bool {
