@@ -30,6 +30,9 @@ func (l *watchListener) Accept() (net.Conn, error) {
 	return &watchConn{Conn: c, log: l.log, framer: new(framer)}, nil
 }
 
+// errSlowHeader is what the error log says of a 408, on either engine.
+const errSlowHeader = "request header not complete within server.limits.read_header_timeout"
+
 // watchConn watches one client connection.
 type watchConn struct {
 	net.Conn
@@ -58,7 +61,7 @@ func (c *watchConn) Read(p []byte) (int, error) {
 	if err != nil && c.headerPending() && isTimeout(err) {
 		c.pending.Store(false)
 		c.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", http.StatusRequestTimeout,
-			"err", "request header not complete within server.limits.read_header_timeout")
+			"err", errSlowHeader)
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = io.WriteString(c.Conn, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\n408 Request Timeout")
 	}

@@ -354,7 +354,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits, engine s
 			Rejected: func(c net.Conn, status int, reason string) {
 				msg := http.StatusText(status) + ": " + reason
 				if status == http.StatusRequestTimeout {
-					msg = "request header not complete within server.limits.read_header_timeout"
+					msg = errSlowHeader
 				}
 				s.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", status, "err", msg)
 			},
