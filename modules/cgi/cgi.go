@@ -76,13 +76,12 @@ type Module struct {
 	DefRange  hcl.Range
 
 	// Set by Provision.
-	root       string // Path with symlinks resolved
-	docRoot    string
-	log        *slog.Logger
-	dispatch   func(w http.ResponseWriter, r *http.Request)
-	baseEnv    []string // PATH and Env, "NAME=value"
-	slots      chan struct{}
-	serverPATH string
+	root     string // Path with symlinks resolved
+	docRoot  string
+	log      *slog.Logger
+	dispatch func(w http.ResponseWriter, r *http.Request)
+	baseEnv  []string // PATH and Env, "NAME=value"
+	slots    chan struct{}
 
 	mu      sync.Mutex // guards closed and running
 	closed  bool

@@ -1,7 +1,6 @@
 package static
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -181,5 +180,3 @@ func (r *readerFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 }
 
 var _ io.ReaderFrom = (*readerFromRecorder)(nil)
-
-func bodyHas(body []byte, want string) bool { return bytes.Contains(body, []byte(want)) }

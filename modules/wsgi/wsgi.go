@@ -101,10 +101,9 @@ type Module struct {
 	pythonSet bool // python was written in the block
 
 	// Set by Provision.
-	log      *slog.Logger
-	docRoot  string
-	pool     *pool
-	provided bool
+	log     *slog.Logger
+	docRoot string
+	pool    *pool
 }
 
 // Decode reads the block.

@@ -95,7 +95,6 @@ type conn struct {
 	flushes int  // writes of c.out so far
 	noCork  bool // TCP_CORK failed once: not a TCP socket
 	iov     [3][]byte
-	scratch [48]byte // a Content-Length or Transfer-Encoding line
 }
 
 // start runs a new connection.

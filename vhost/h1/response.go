@@ -360,15 +360,6 @@ func (w *response) settleBody() {
 
 var prePool = sync.Pool{New: func() any { b := make([]byte, 0, preSize); return &b }}
 
-func hasConnectionClose(h http.Header) bool {
-	for _, v := range h["Connection"] {
-		if tokenListHas([]byte(v), "close") {
-			return true
-		}
-	}
-	return false
-}
-
 // finish completes the answer once the handler has returned.
 func (w *response) finish() {
 	if w.done {
