@@ -157,33 +157,31 @@ func (c *conn) idle(first bool) bool {
 	// back, its client has often sent the next request, and the read
 	// below finds it instead of failing with EAGAIN and waiting.
 	runtime.Gosched()
-	for {
-		n, err := c.wait()
-		c.coolDown()
-		if c.state.CompareAndSwap(stateIdle, stateActive) {
-			return c.woke(n)
-		}
-		if !c.state.CompareAndSwap(stateShrink, stateActive) {
-			c.release() // Shutdown or Close took it
-			return false
-		}
-		// The sweep cut the wait short to move it to a small stack (see
-		// sweep). Its lock orders its deadline before this one.
-		c.srv.mu.Lock()
-		c.srv.mu.Unlock()
-		c.setReadDeadline(c.rdl)
-		if n > 0 {
-			return c.woke(n) // bytes came meanwhile
-		}
-		if !isTimeout(err) {
-			c.close()
-			return false
-		}
-		c.small.Store(true)
-		c.state.Store(stateIdle)
-		go c.idleThenRun()
+	n, err := c.wait()
+	c.coolDown()
+	if c.state.CompareAndSwap(stateIdle, stateActive) {
+		return c.woke(n)
+	}
+	if !c.state.CompareAndSwap(stateShrink, stateActive) {
+		c.release() // Shutdown or Close took it
 		return false
 	}
+	// The sweep cut the wait short to move it to a small stack (see
+	// sweep). Its lock orders its deadline before this one.
+	c.srv.mu.Lock()
+	c.srv.mu.Unlock()
+	c.setReadDeadline(c.rdl)
+	if n > 0 {
+		return c.woke(n) // bytes came meanwhile
+	}
+	if !isTimeout(err) {
+		c.close()
+		return false
+	}
+	c.small.Store(true)
+	c.state.Store(stateIdle)
+	go c.idleThenRun()
+	return false
 }
 
 // coolDown leaves the count of connections waiting on large stacks.
