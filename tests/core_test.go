@@ -74,23 +74,6 @@ func freePort(t *testing.T) int {
 	return testport.Free(t, 1)[0]
 }
 
-// waitHTTP polls url until it answers.
-func waitHTTP(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not answer: %v", url, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 const coreSites = `
 server {
   listen           = ["127.0.0.1:0"]

@@ -632,7 +632,7 @@ func render(e exch, methods []string, anyFraming bool) string {
 	}
 	s := strings.Join(parts, "\n-----\n")
 	if pending {
-		s += fmt.Sprintf("\n!unfinished answer at the deadline")
+		s += "\n!unfinished answer at the deadline"
 	}
 	if e.timedOut {
 		s += "\n[no complete answer before the deadline]"
@@ -990,7 +990,7 @@ func responseCases() []diffCase {
 		}},
 		{name: "WriteHeader 599", h: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(599) }},
 		{name: "status without text", h: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) }},
-		{name: "http.Error", h: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "teapot", 418) }},
+		{name: "http.Error", h: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "teapot", http.StatusTeapot) }},
 		{name: "http.NotFound", h: http.NotFound},
 		{name: "http.Redirect", in: "GET /from?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", h: func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/to", http.StatusFound)
