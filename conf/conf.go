@@ -41,11 +41,15 @@ type Server struct {
 	Limits          Limits
 	// HTTP1Engine serves HTTP/1.x on plain listeners: EngineNative
 	// (vhost/h1, the default) or EngineNetHTTP (Go's net/http server).
-	// TLS listeners and h2c always use net/http.
+	// TLS listeners and h2c always use net/http for HTTP/1.x.
 	HTTP1Engine string
+	// HTTP2Engine serves HTTP/2 negotiated by ALPN on TLS listeners:
+	// EngineNative (vhost/h2, the default) or EngineNetHTTP. h2c always
+	// uses net/http.
+	HTTP2Engine string
 }
 
-// The values of server.http1_engine.
+// The values of server.http1_engine and server.http2_engine.
 const (
 	EngineNative  = "native"
 	EngineNetHTTP = "net/http"
@@ -277,7 +281,7 @@ func (d *decoder) path(p string) string {
 var serverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "data_dir"}, {Name: "shutdown_timeout"}, {Name: "user"}, {Name: "group"},
-		{Name: "http1_engine"},
+		{Name: "http1_engine"}, {Name: "http2_engine"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "limits"}},
 }
@@ -295,6 +299,7 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	s.DataDir = d.path(DefaultDataDir)
 	s.ShutdownTimeout = DefaultShutdownTimeout
 	s.HTTP1Engine = EngineNative
+	s.HTTP2Engine = EngineNative
 	s.Limits = Limits{
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -322,6 +327,8 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	s.Group, ds = registry.String(c, "group", d.ectx, "")
 	diags = append(diags, ds...)
 	s.HTTP1Engine, ds = oneOf(c, "http1_engine", d.ectx, s.HTTP1Engine, EngineNative, EngineNetHTTP)
+	diags = append(diags, ds...)
+	s.HTTP2Engine, ds = oneOf(c, "http2_engine", d.ectx, s.HTTP2Engine, EngineNative, EngineNetHTTP)
 	diags = append(diags, ds...)
 	for _, lb := range c.Blocks {
 		lc, ds := lb.Body.Content(limitsSchema)

@@ -334,6 +334,8 @@ func TestConfDiagnostics(t *testing.T) {
 			[]string{"2:22: Write durations as strings", "6:3: Unsupported block type", "5:19: document_root is not a folder"}},
 		{"unknown engine", "server {\n  http1_engine = \"netty\"\n}\nvhost \"a\" {}\n",
 			[]string{`2:18: http1_engine must be one of "native", "net/http"`}},
+		{"unknown HTTP/2 engine", "server {\n  http2_engine = \"h2o\"\n}\nvhost \"a\" {}\n",
+			[]string{`2:18: http2_engine must be one of "native", "net/http"`}},
 		{"mount without path", "vhost \"a\" {\n  alias \"/x/\" {}\n}\n",
 			[]string{`2:15: Missing required argument`}},
 	}
