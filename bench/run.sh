@@ -129,8 +129,8 @@ start() { # name; starts it pinned and waits until it answers
 	local -a cmd
 	case $name in
 	httpd | httpd-nethttp)
-		# httpd-nethttp: plain listeners on Go's net/http server
-		# instead of httpd's own HTTP/1.1 engine.
+		# httpd-nethttp: Go's net/http server for HTTP/1.1 and HTTP/2
+		# instead of httpd's own engines.
 		local engine=native
 		[ "$name" = httpd-nethttp ] && engine=net/http
 		cat >"$d/httpd.hcl" <<-EOF
@@ -138,6 +138,7 @@ start() { # name; starts it pinned and waits until it answers
 			  listen   = ["127.0.0.1:$p"]
 			  data_dir = "$d/var"
 			  http1_engine = "$engine"
+			  http2_engine = "$engine"
 			  limits { idle_timeout = "300s" }
 			}
 			log {

@@ -20,6 +20,7 @@ import (
 	"httpd/conf"
 	"httpd/modules/registry"
 	"httpd/vhost/h1"
+	"httpd/vhost/h2"
 )
 
 // Server runs generations of a config on a set of listeners.
@@ -211,7 +212,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		if _, ok := s.listeners[addr]; ok {
 			continue
 		}
-		nl, err := s.listen(addr, l.TLS, h2c[addr], cfg.Server.Limits, cfg.Server.HTTP1Engine)
+		nl, err := s.listen(addr, l.TLS, h2c[addr], cfg.Server)
 		if err != nil {
 			for _, o := range opened {
 				o.ln.Close()
@@ -247,8 +248,8 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		if l.limits != cfg.Server.Limits {
 			s.log.Warn("server.limits changed: new timeouts and header limits apply to listeners opened after a restart; max_body_bytes applies now", "addr", addr)
 		}
-		if engineFor(l.tls, h2c[addr], cfg.Server.HTTP1Engine) != l.engine {
-			s.log.Warn("server.http1_engine or h2c changed: the engine of a listener changes after a restart", "addr", addr)
+		if engineFor(l.tls, h2c[addr], cfg.Server.HTTP1Engine) != l.engine || l.tls && cfg.Server.HTTP2Engine != l.h2engine {
+			s.log.Warn("server.http1_engine, server.http2_engine or h2c changed: the engine of a listener changes after a restart", "addr", addr)
 		}
 	}
 	if old != nil {
@@ -317,6 +318,10 @@ type listener struct {
 	srv    httpServer
 	limits conf.Limits
 	engine string // conf.EngineNative or conf.EngineNetHTTP
+	// h2engine serves HTTP/2 on a TLS listener; h2 is set when it is
+	// conf.EngineNative.
+	h2engine string
+	h2       *h2.Server
 }
 
 // engineFor is the engine that serves a listener: the configured one for
@@ -335,12 +340,13 @@ type httpServer interface {
 	Close() error
 }
 
-func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits, engine string) (*listener, error) {
+func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: engineFor(useTLS, h2c, engine)}
+	lim := cs.Limits
+	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: engineFor(useTLS, h2c, cs.HTTP1Engine), h2engine: cs.HTTP2Engine}
 	if l.engine == conf.EngineNative {
 		l.ln = ln
 		l.srv = &h1.Server{
@@ -382,6 +388,29 @@ func (s *Server) listen(addr string, useTLS, h2c bool, lim conf.Limits, engine s
 	}
 	l.srv = hs
 	ln = &watchListener{Listener: ln, log: s.log}
+	if useTLS && l.h2engine == conf.EngineNative {
+		l.h2 = &h2.Server{
+			Handler:        l,
+			MaxHeaderBytes: maxHeader,
+			IdleTimeout:    lim.IdleTimeout,
+			ReadTimeout:    lim.ReadTimeout,
+			WriteTimeout:   lim.WriteTimeout,
+			ErrorLog:       s.log.With("addr", addr),
+		}
+		// net/http does the TLS handshake and hands connections that
+		// chose h2 by ALPN over; setting TLSNextProto also keeps its
+		// own HTTP/2 server out.
+		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+			"h2": func(_ *http.Server, c *tls.Conn, h http.Handler) {
+				ctx := context.Background()
+				if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+					ctx = bc.BaseContext()
+				}
+				l.h2.ServeConnContext(ctx, c)
+			},
+		}
+		hs.RegisterOnShutdown(l.h2.GoAway)
+	}
 	if useTLS {
 		cfg := l.tlsConfig()
 		hs.TLSConfig = cfg
