@@ -50,16 +50,16 @@ var (
 // processes frames; writeLoop writes what everyone queues in out;
 // handlers run on a goroutine per stream.
 type conn struct {
-	srv      *Server
-	nc       net.Conn
-	ctx      context.Context
-	tls      *tls.ConnectionState
-	remote   string
-	br       *bufio.Reader
-	fr       *http2.Framer
-	maxOut   uint32 // SETTINGS_MAX_CONCURRENT_STREAMS as advertised
-	canon    map[string]string
-	handlers atomic.Int32 // handler goroutines running
+	srv        *Server
+	nc         net.Conn
+	ctx        context.Context
+	tls        *tls.ConnectionState
+	remote     string
+	br         *bufio.Reader
+	fr         *http2.Framer
+	maxStreams uint32 // SETTINGS_MAX_CONCURRENT_STREAMS as advertised
+	canon      map[string]string
+	handlers   atomic.Int32 // handler goroutines running
 
 	// Owned by the reader.
 	maxClientID     uint32
@@ -98,7 +98,7 @@ func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 		nc:          nc,
 		ctx:         ctx,
 		remote:      nc.RemoteAddr().String(),
-		maxOut:      s.maxStreams(),
+		maxStreams:  s.maxStreams(),
 		streams:     map[uint32]*stream{},
 		sendWin:     defaultWindow,
 		initSendWin: defaultWindow,
@@ -566,14 +566,14 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if uint32(len(c.streams)) >= c.maxOut {
+	if uint32(len(c.streams)) >= c.maxStreams {
 		c.mu.Unlock()
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
 	c.mu.Unlock()
 	// Streams reset by the client still hold a handler until it returns:
 	// a client resetting faster than handlers end is cut off.
-	if c.handlers.Load() >= int32(4*c.maxOut) {
+	if c.handlers.Load() >= int32(4*c.maxStreams) {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 

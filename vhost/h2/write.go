@@ -74,13 +74,14 @@ func (c *conn) writeLoop() {
 		_, err := c.nc.Write(buf)
 
 		c.mu.Lock()
-		// A connection with no open stream keeps no buffers.
-		if cap(buf) == outBufSize {
-			if len(c.streams) > 0 {
-				c.spare = buf[:0]
-			} else {
-				outPool.Put(&buf)
-			}
+		// A connection with no open stream keeps no buffers. One that
+		// is busy keeps the one it has, grown to what big responses
+		// need (maxOutBuffer and a frame or two).
+		switch {
+		case len(c.streams) > 0 && cap(buf) <= 2*maxOutBuffer:
+			c.spare = buf[:0]
+		case cap(buf) == outBufSize:
+			outPool.Put(&buf)
 		}
 		if err != nil {
 			c.closed = true
@@ -129,7 +130,7 @@ func (c *conn) controlQueued() error {
 // receive window beyond the default; mu is held.
 func (c *conn) queueSettings() {
 	settings := [...]http2.Setting{
-		{ID: http2.SettingMaxConcurrentStreams, Val: c.maxOut},
+		{ID: http2.SettingMaxConcurrentStreams, Val: c.maxStreams},
 		{ID: http2.SettingInitialWindowSize, Val: streamRecvWindow},
 		{ID: http2.SettingMaxHeaderListSize, Val: c.srv.maxHeaderBytes()},
 	}
