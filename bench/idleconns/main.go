@@ -3,14 +3,20 @@
 // every connection open without further traffic, so the server's memory
 // per idle connection can be measured.
 //
+// With -h2 it speaks HTTP/2 over TLS instead (ALPN "h2", the certificate
+// not checked): one stream per connection, then the same wait.
+//
 // It prints "open N" on stdout once every connection has had its answer,
 // then waits until -hold has passed or it is signalled.
 //
 //	idleconns -addr 127.0.0.1:8080 -n 5000 -path /1k.html -hold 60s
+//	idleconns -h2 -addr 127.0.0.1:8443 -n 1000 -path /1k.html
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +28,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 func main() {
@@ -31,6 +40,7 @@ func main() {
 	host := flag.String("host", "localhost", "Host header")
 	par := flag.Int("par", 100, "connections opened at once")
 	hold := flag.Duration("hold", time.Minute, "how long to keep the connections open")
+	useH2 := flag.Bool("h2", false, "HTTP/2 over TLS instead of HTTP/1.1")
 	flag.Parse()
 
 	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: idleconns\r\n\r\n", *path, *host)
@@ -45,7 +55,13 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := open(*addr, req)
+			var c net.Conn
+			var err error
+			if *useH2 {
+				c, err = openH2(*addr, *host, *path)
+			} else {
+				c, err = open(*addr, req)
+			}
 			if err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err)
@@ -110,4 +126,61 @@ func open(addr, req string) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// openH2 dials addr over TLS with ALPN h2, sends the client preface,
+// SETTINGS and one GET, and reads frames until the answer has ended.
+func openH2(addr, host, path string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{
+		ServerName: host, NextProtos: []string{"h2"}, InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (net.Conn, error) {
+		c.Close()
+		return nil, err
+	}
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		return fail(fmt.Errorf("ALPN chose %q, not h2", p))
+	}
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", host}, {":path", path}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		return fail(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		return fail(err)
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		return fail(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return fail(err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					return fail(err)
+				}
+			}
+		case *http2.RSTStreamFrame:
+			return fail(fmt.Errorf("stream reset: %v", f.ErrCode))
+		case *http2.GoAwayFrame:
+			return fail(fmt.Errorf("GOAWAY: %v", f.ErrCode))
+		}
+		if f.Header().StreamID == 1 && f.Header().Flags.Has(http2.FlagDataEndStream) {
+			_ = c.SetDeadline(time.Time{})
+			return c, nil
+		}
+	}
 }

@@ -55,7 +55,7 @@ type conn struct {
 	ctx        context.Context
 	tls        *tls.ConnectionState
 	remote     string
-	br         *bufio.Reader
+	r          io.Reader // nc, buffered unless it is a *tls.Conn
 	fr         *http2.Framer
 	maxStreams uint32 // SETTINGS_MAX_CONCURRENT_STREAMS as advertised
 	canon      map[string]string
@@ -108,13 +108,18 @@ func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 		writerDone:  make(chan struct{}),
 	}
 	c.cond.L = &c.mu
+	// A TLS connection buffers what it decrypts: reading frames from it
+	// straight costs no system calls, and an idle connection no buffer
+	// of its own.
+	c.r = nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		c.tls = &st
+	} else {
+		c.r = bufio.NewReaderSize(nc, 16<<10)
 	}
 	c.enc = hpack.NewEncoder(&c.hbuf)
-	c.br = bufio.NewReaderSize(nc, 16<<10)
-	c.fr = http2.NewFramer(nil, c.br)
+	c.fr = http2.NewFramer(nil, c.r)
 	c.fr.MaxHeaderListSize = s.maxHeaderBytes()
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.SetReuseFrames()
@@ -133,7 +138,7 @@ func (c *conn) serve() {
 
 	t := time.AfterFunc(prefaceTimeout, func() { c.nc.Close() })
 	var preface [len(clientPreface)]byte
-	_, err := io.ReadFull(c.br, preface[:])
+	_, err := io.ReadFull(c.r, preface[:])
 	t.Stop()
 	if err != nil || string(preface[:]) != clientPreface {
 		if err == nil {
