@@ -68,9 +68,7 @@ func Hidden(rel string) bool {
 	if rel == ".well-known" {
 		return false
 	}
-	if strings.HasPrefix(rel, ".well-known/") {
-		rel = rel[len(".well-known/"):]
-	}
+	rel = strings.TrimPrefix(rel, ".well-known/")
 	if strings.HasPrefix(rel, ".") {
 		return true
 	}
