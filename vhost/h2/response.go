@@ -42,6 +42,7 @@ type responseWriter struct {
 	declared      int64 // Content-Length the handler set, or -1
 	trailers      []string
 	written       int64
+	length        bool // finish: send the buffered body's length if the header is still to go
 	buf           *[]byte
 
 	// Guarded by the connection's mu.
@@ -300,21 +301,17 @@ func (rw *responseWriter) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// finish ends the response after the handler returns.
+// finish ends the response after the handler returns. A body that was
+// never flushed is all in the buffer, so its length is known.
 func (rw *responseWriter) finish() {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
-	}
-	if rw.st.localDoneByHandler() {
-		return
 	}
 	var b []byte
 	if rw.buf != nil {
 		b = *rw.buf
 	}
-	if rw.declared < 0 && rw.bodyAllowed && (len(b) > 0 || !rw.head) && !rw.sentHeaderLocked() {
-		rw.fields = append(rw.fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(b))})
-	}
+	rw.length = rw.declared < 0 && rw.bodyAllowed && (len(b) > 0 || !rw.head)
 	_ = rw.send(b, nil, true)
 }
 
@@ -337,20 +334,13 @@ func (rw *responseWriter) release() {
 		bufPool.Put(rw.buf)
 		rw.buf = nil
 	}
-	c := rw.st.c
-	c.mu.Lock()
 	if rw.wtimer != nil {
+		c := rw.st.c
+		c.mu.Lock()
 		rw.wtimer.Stop()
 		rw.wtimerGen++
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
-}
-
-func (rw *responseWriter) sentHeaderLocked() bool {
-	c := rw.st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return rw.sentHeader
 }
 
 // localDoneByHandler reports whether the response has ended or the
@@ -402,7 +392,13 @@ func (rw *responseWriter) send(a, b []byte, end bool) error {
 	if err := rw.writable(); err != nil {
 		return err
 	}
+	if st.localDone {
+		return nil
+	}
 	if !rw.sentHeader {
+		if rw.length {
+			rw.fields = append(rw.fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(a) + len(b))})
+		}
 		if rw.sniff && len(a)+len(b) > 0 {
 			first := a
 			if len(a) == 0 {
