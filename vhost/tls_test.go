@@ -2,6 +2,7 @@ package vhost_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"httpd/certs"
 	"httpd/certs/pebbletest"
@@ -372,6 +375,67 @@ func TestTLSH2ByALPN(t *testing.T) {
 		&tls.Config{ServerName: "b.test", RootCAs: ts.roots, MaxVersion: tls.VersionTLS11})
 	if err == nil {
 		t.Error("TLS 1.1 handshake succeeded")
+	}
+}
+
+// TestTLSH2Engine checks that server.http2_engine picks who serves
+// HTTP/2: a request with "te: deflate" is malformed in HTTP/2; httpd's
+// engine resets the stream, as RFC 9113 says, and net/http answers 400.
+func TestTLSH2Engine(t *testing.T) {
+	for _, tt := range []struct{ engine, want string }{
+		{"native", "RST_STREAM PROTOCOL_ERROR"},
+		{"net/http", "status 400"},
+	} {
+		t.Run(tt.engine, func(t *testing.T) {
+			ts := newTLSServer(t)
+			ts.writeCert("a", "a.test", "www.a.test", "*.wild.a.test")
+			ts.start("server {\n  http2_engine = \"" + tt.engine + "\"\n}\n" + sniConfig)
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.addr("127.0.0.1:0"),
+				&tls.Config{ServerName: "b.test", RootCAs: ts.roots, NextProtos: []string{"h2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			var hb bytes.Buffer
+			enc := hpack.NewEncoder(&hb)
+			for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "b.test"}, {":path", "/"}, {"te", "deflate"}} {
+				_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			fr := http2.NewFramer(c, c)
+			fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+			if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+				t.Fatal(err)
+			}
+			if err := fr.WriteSettings(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					t.Fatalf("no answer on stream 1: %v", err)
+				}
+				if f.Header().StreamID != 1 {
+					continue
+				}
+				var got string
+				switch f := f.(type) {
+				case *http2.RSTStreamFrame:
+					got = "RST_STREAM " + f.ErrCode.String()
+				case *http2.MetaHeadersFrame:
+					got = "status " + f.PseudoValue("status")
+				default:
+					continue
+				}
+				if got != tt.want {
+					t.Errorf("got %s, want %s", got, tt.want)
+				}
+				return
+			}
+		})
 	}
 }
 
