@@ -47,9 +47,7 @@ type responseWriter struct {
 
 	// Guarded by the connection's mu.
 	sentHeader bool
-	wtimer     *time.Timer
-	wtimerGen  int
-	wtimedOut  bool
+	wdeadline  deadline // SetWriteDeadline
 }
 
 func (rw *responseWriter) Header() http.Header {
@@ -175,12 +173,6 @@ func (rw *responseWriter) write(p []byte, s string) (int, error) {
 	if !rw.bodyAllowed {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if rw.st.localDoneByHandler() {
-		if rw.head {
-			return n, nil
-		}
-		return 0, errStreamClosed
-	}
 	if rw.declared >= 0 && rw.written+int64(n) > rw.declared {
 		return 0, http.ErrContentLength
 	}
@@ -244,9 +236,6 @@ func (rw *responseWriter) FlushError() error {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.st.localDoneByHandler() {
-		return nil
-	}
 	var b []byte
 	if rw.buf != nil {
 		b = *rw.buf
@@ -274,29 +263,21 @@ func (rw *responseWriter) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline resets the stream if the response is not written by
 // t, as net/http's HTTP/2 server does.
 func (rw *responseWriter) SetWriteDeadline(t time.Time) error {
-	c := rw.st.c
+	st := rw.st
+	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rw.wtimer != nil {
-		rw.wtimer.Stop()
-	}
-	rw.wtimerGen++
-	rw.wtimedOut = false
-	if t.IsZero() {
+	if st.localDone || st.reset {
 		return nil
 	}
-	gen := rw.wtimerGen
-	rw.wtimer = time.AfterFunc(time.Until(t), func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if rw.wtimerGen != gen || rw.st.localDone || rw.st.reset {
+	rw.wdeadline.set(t, &c.mu, func() {
+		if st.localDone || st.reset {
 			return
 		}
-		rw.wtimedOut = true
-		c.queueReset(rw.st.id, http2.ErrCodeInternal)
-		c.closeStream(rw.st)
-		rw.st.reset = true
-		go rw.st.cancel()
+		c.queueReset(st.id, http2.ErrCodeInternal)
+		c.closeStream(st)
+		st.reset = true
+		go st.cancel()
 	})
 	return nil
 }
@@ -334,21 +315,12 @@ func (rw *responseWriter) release() {
 		bufPool.Put(rw.buf)
 		rw.buf = nil
 	}
-	if rw.wtimer != nil {
+	if rw.wdeadline.timer != nil {
 		c := rw.st.c
 		c.mu.Lock()
-		rw.wtimer.Stop()
-		rw.wtimerGen++
+		rw.wdeadline.stop()
 		c.mu.Unlock()
 	}
-}
-
-// localDoneByHandler reports whether the response has ended or the
-// stream is gone.
-func (st *stream) localDoneByHandler() bool {
-	st.c.mu.Lock()
-	defer st.c.mu.Unlock()
-	return st.localDone || st.reset
 }
 
 // trailerFields collects the trailers the handler set: declared names,
@@ -389,11 +361,11 @@ func (rw *responseWriter) send(a, b []byte, end bool) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if st.localDone { // a HEAD answer ended by an earlier write
+		return nil
+	}
 	if err := rw.writable(); err != nil {
 		return err
-	}
-	if st.localDone {
-		return nil
 	}
 	if !rw.sentHeader {
 		if rw.length {
@@ -442,7 +414,7 @@ func (rw *responseWriter) send(a, b []byte, end bool) error {
 // writable reports why the stream cannot be written to; mu is held.
 func (rw *responseWriter) writable() error {
 	switch {
-	case rw.wtimedOut:
+	case rw.wdeadline.expired:
 		return os.ErrDeadlineExceeded
 	case rw.st.reset, rw.st.c.closed:
 		return errStreamClosed

@@ -250,11 +250,9 @@ type pipe struct {
 	mu          sync.Mutex
 	cond        sync.Cond
 	buf         []byte
-	err         error // io.EOF, or why the body broke off; read once buf is empty
-	closed      bool  // the handler has closed the body or returned
-	timedOut    bool
-	timer       *time.Timer
-	timerGen    int
+	err         error    // io.EOF, or why the body broke off; read once buf is empty
+	closed      bool     // the handler has closed the body or returned
+	deadline    deadline // SetReadDeadline
 	trailer     http.Header
 	continue100 bool // a 100 Continue is owed before the first read
 }
@@ -296,7 +294,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 		p.st.rw.sendContinue()
 		p.mu.Lock()
 	}
-	for len(p.buf) == 0 && p.err == nil && !p.closed && !p.timedOut {
+	for len(p.buf) == 0 && p.err == nil && !p.closed && !p.deadline.expired {
 		p.cond.Wait()
 	}
 	switch {
@@ -342,9 +340,7 @@ func (p *pipe) closeRead() {
 	p.closed = true
 	n := len(p.buf)
 	p.buf = nil
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+	p.deadline.stop()
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	if n > 0 {
@@ -359,27 +355,5 @@ func (p *pipe) closeRead() {
 func (p *pipe) setDeadline(t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.timer != nil {
-		p.timer.Stop()
-	}
-	p.timerGen++
-	p.timedOut = false
-	if t.IsZero() {
-		return
-	}
-	d := time.Until(t)
-	if d <= 0 {
-		p.timedOut = true
-		p.cond.Broadcast()
-		return
-	}
-	gen := p.timerGen
-	p.timer = time.AfterFunc(d, func() {
-		p.mu.Lock()
-		if p.timerGen == gen {
-			p.timedOut = true
-			p.cond.Broadcast()
-		}
-		p.mu.Unlock()
-	})
+	p.deadline.set(t, &p.mu, p.cond.Broadcast)
 }
