@@ -94,6 +94,7 @@ type conn struct {
 
 	flushes int  // writes of c.out so far
 	noCork  bool // TCP_CORK failed once: not a TCP socket
+	lowat   bool // TCP_NOTSENT_LOWAT has been tried
 	iov     [3][]byte
 }
 
@@ -332,6 +333,34 @@ func (c *conn) cork(on bool) bool {
 		return false
 	}
 	return true
+}
+
+// notSentLowat bounds the bytes a connection leaves queued in its socket
+// and not yet sent (TCP_NOTSENT_LOWAT). Without it, sendfile fills the
+// whole send buffer (megabytes, once autotuned), and the queued rest is
+// pushed out later by the client's acknowledgements, in whatever context
+// processes them: on loopback that is the client's own CPU. With it, the
+// socket holds at most this much unsent, polls writable again once half
+// of that has gone, and each refill is sent from the server's call. It
+// also bounds the kernel memory a slow download ties up. Bytes in flight
+// are not limited: this caps only the queue behind the congestion window.
+const notSentLowat = 128 << 10
+
+// tcpNotSentLowat is TCP_NOTSENT_LOWAT from linux/tcp.h (Linux 3.12),
+// which package syscall predates.
+const tcpNotSentLowat = 25
+
+// setLowat sets TCP_NOTSENT_LOWAT once per connection, before the first
+// large sendfile. A socket without it (not TCP, or an old kernel) is left
+// as it is.
+func (c *conn) setLowat() {
+	if c.lowat || c.rc == nil {
+		return
+	}
+	c.lowat = true
+	_ = c.rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, notSentLowat)
+	})
 }
 
 func (c *conn) setReadDeadline(t time.Time) {

@@ -440,8 +440,13 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if w.chunked || w.length < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
-	if sendsFile(src) && c.cork(true) {
-		defer c.cork(false)
+	if sendsFile(src) {
+		if w.length-w.written > notSentLowat {
+			c.setLowat()
+		}
+		if c.cork(true) {
+			defer c.cork(false)
+		}
 	}
 	if err := c.flush(); err != nil {
 		w.setErr(err)

@@ -381,6 +381,65 @@ func TestReadFromCorksFiles(t *testing.T) {
 	}
 }
 
+// TestReadFromBoundsUnsent checks that a file larger than notSentLowat
+// sets TCP_NOTSENT_LOWAT on its connection before it goes out, and that a
+// small one leaves the socket as it is.
+func TestReadFromBoundsUnsent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int
+		set  bool // TCP_NOTSENT_LOWAT is notSentLowat after the answer
+	}{
+		{"small file", 4 << 10, false},
+		{"at the bound", notSentLowat, false},
+		{"large file", 1 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte{'x'}, tc.size)
+			path := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan int, 1)
+			addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+				f, err := os.Open(path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer f.Close()
+				w.Header().Set("Content-Length", fmt.Sprint(tc.size))
+				w.Header().Set("Content-Type", "application/octet-stream")
+				if _, err := w.(io.ReaderFrom).ReadFrom(f); err != nil {
+					t.Errorf("ReadFrom: %v", err)
+				}
+				var v int
+				var serr error
+				if err := w.(*response).ex.c.rc.Control(func(fd uintptr) {
+					v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat)
+				}); err != nil || serr != nil {
+					t.Errorf("getsockopt TCP_NOTSENT_LOWAT: %v %v", err, serr)
+				}
+				got <- v
+			})
+			resp, err := http.Get("http://" + addr + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(b, body) {
+				t.Fatalf("body: %d bytes, err %v; want the %d bytes of the file", len(b), err, tc.size)
+			}
+			// Unset, the option reads back as the sysctl
+			// net.ipv4.tcp_notsent_lowat (by default 2^32-1, or -1 as an int).
+			if v := <-got; (v == notSentLowat) != tc.set {
+				t.Errorf("TCP_NOTSENT_LOWAT = %d, set by the server: %v; want set: %v", v, v == notSentLowat, tc.set)
+			}
+		})
+	}
+}
+
 // TestReadFromDoesNotCorkReaders checks that a body from a reader that is
 // not a file (it may produce a little at a time) goes out uncorked, and
 // whole.
