@@ -297,14 +297,40 @@ func TestDoneWhileBodyRead(t *testing.T) {
 
 // corkState reads TCP_CORK on the connection an answer goes out on.
 func corkState(t *testing.T, w http.ResponseWriter) int {
+	return tcpOption(t, w, syscall.TCP_CORK)
+}
+
+// tcpOption reads a TCP socket option on the connection an answer goes
+// out on.
+func tcpOption(t *testing.T, w http.ResponseWriter, opt int) int {
 	var v int
 	var serr error
 	if err := w.(*response).ex.c.rc.Control(func(fd uintptr) {
-		v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK)
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, opt)
 	}); err != nil || serr != nil {
-		t.Errorf("getsockopt TCP_CORK: %v %v", err, serr)
+		t.Errorf("getsockopt %d: %v %v", opt, err, serr)
 	}
 	return v
+}
+
+// fileHandler answers with the file at path through ReadFrom, as
+// http.ServeContent does, calling before and after around it.
+func fileHandler(t *testing.T, path string, size int, before, after func(w http.ResponseWriter)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		before(w)
+		if _, err := w.(io.ReaderFrom).ReadFrom(f); err != nil {
+			t.Errorf("ReadFrom: %v", err)
+		}
+		after(w)
+	}
 }
 
 // corkProbe is a body source that records TCP_CORK while it is read.
@@ -334,21 +360,9 @@ func TestReadFromCorksFiles(t *testing.T) {
 	}
 	rcs := make(chan syscall.RawConn, 1)
 	after := make(chan int, 1)
-	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-		rcs <- w.(*response).ex.c.rc
-		if _, err := w.(io.ReaderFrom).ReadFrom(f); err != nil {
-			t.Errorf("ReadFrom: %v", err)
-		}
-		after <- corkState(t, w)
-	})
+	addr := startServer(t, &Server{}, fileHandler(t, path, len(body),
+		func(w http.ResponseWriter) { rcs <- w.(*response).ex.c.rc },
+		func(w http.ResponseWriter) { after <- corkState(t, w) }))
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -401,27 +415,9 @@ func TestReadFromBoundsUnsent(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make(chan int, 1)
-			addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
-				f, err := os.Open(path)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer f.Close()
-				w.Header().Set("Content-Length", fmt.Sprint(tc.size))
-				w.Header().Set("Content-Type", "application/octet-stream")
-				if _, err := w.(io.ReaderFrom).ReadFrom(f); err != nil {
-					t.Errorf("ReadFrom: %v", err)
-				}
-				var v int
-				var serr error
-				if err := w.(*response).ex.c.rc.Control(func(fd uintptr) {
-					v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat)
-				}); err != nil || serr != nil {
-					t.Errorf("getsockopt TCP_NOTSENT_LOWAT: %v %v", err, serr)
-				}
-				got <- v
-			})
+			addr := startServer(t, &Server{}, fileHandler(t, path, tc.size,
+				func(http.ResponseWriter) {},
+				func(w http.ResponseWriter) { got <- tcpOption(t, w, tcpNotSentLowat) }))
 			resp, err := http.Get("http://" + addr + "/")
 			if err != nil {
 				t.Fatal(err)
