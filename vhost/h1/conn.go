@@ -313,9 +313,10 @@ func (c *conn) close() {
 
 // cork sets or clears TCP_CORK, as nginx's tcp_nopush does around
 // sendfile: while it is set, the kernel sends only full segments, so the
-// head shares a segment with the file's first bytes and each sendfile
-// call does not end in a short segment pushed at once (TCP_NODELAY is on).
-// Clearing it sends what is left. It reports whether the option took.
+// head shares a segment with the file's first bytes instead of leaving
+// alone (TCP_NODELAY is on). Clearing it sends what is left. It reports
+// whether the option took. ReadFrom holds it for the head and the first
+// corkedBytes of a file only.
 func (c *conn) cork(on bool) bool {
 	if c.rc == nil || c.noCork {
 		return false

@@ -39,12 +39,14 @@
 // write(2) with their head. Longer answers without a declared length are
 // chunked (HTTP/1.1) or delimited by closing (HTTP/1.0). With a declared
 // length, io.ReaderFrom hands files to the connection's ReadFrom, which
-// uses sendfile(2), with TCP_CORK set meanwhile so that the file leaves in
-// full segments (nginx's tcp_nopush). Before the first file larger than
-// 128 KiB, the connection gets TCP_NOTSENT_LOWAT, so the socket queues at
-// most that much unsent (see notSentLowat). Large writes go out with
-// writev(2) rather than being copied. The writer also supports Flush, http.ResponseController
-// (deadlines, EnableFullDuplex) and Hijack.
+// uses sendfile(2). The head and the file's first 256 KiB go out under
+// TCP_CORK, so that the head shares full segments with the file (nginx's
+// tcp_nopush); the rest goes out uncorked, as lighttpd does, which the
+// client receives faster. Before the first file larger than 128 KiB, the
+// connection gets TCP_NOTSENT_LOWAT, so the socket queues at most that
+// much unsent (see notSentLowat). Large writes go out with writev(2)
+// rather than being copied. The writer also supports Flush,
+// http.ResponseController (deadlines, EnableFullDuplex) and Hijack.
 //
 // # Context
 //

@@ -440,25 +440,27 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if w.chunked || w.length < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
+	corked := false
 	if sendsFile(src) {
 		if w.length-w.written > notSentLowat {
 			c.setLowat()
 		}
-		if c.cork(true) {
-			defer c.cork(false)
-		}
+		corked = c.cork(true)
 	}
 	if err := c.flush(); err != nil {
+		if corked {
+			c.cork(false)
+		}
 		w.setErr(err)
 		return 0, err
 	}
 	remain := w.length - w.written
-	lr := &io.LimitedReader{R: src, N: remain}
+	inner := src
 	outer, isLR := src.(*io.LimitedReader)
 	if isLR {
-		lr = &io.LimitedReader{R: outer.R, N: min(outer.N, remain)}
+		inner, remain = outer.R, min(outer.N, remain)
 	}
-	n, err := rf.ReadFrom(lr)
+	n, err := w.sendFile(rf, inner, remain, corked)
 	if isLR {
 		outer.N -= n
 	}
@@ -468,6 +470,30 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return n, err
 	}
 	return n, nil
+}
+
+// corkedBytes is how much of a file goes out under TCP_CORK, with the
+// head: enough for the head to share full segments with the file's first
+// bytes. The rest goes out uncorked. Held for the whole file, the cork
+// cost wrk 45% of its throughput on 1 MiB files (2.5–2.7 GB/s against
+// 4.6–4.8 uncorked after the first 256 KiB, as lighttpd does).
+var corkedBytes int64 = 256 << 10
+
+// sendFile sends up to n bytes of src through rf (sendfile(2) for a
+// file). When corked, the first corkedBytes go out under the cork, which
+// is then cleared, and the rest follows.
+func (w *response) sendFile(rf io.ReaderFrom, src io.Reader, n int64, corked bool) (int64, error) {
+	if !corked {
+		return rf.ReadFrom(&io.LimitedReader{R: src, N: n})
+	}
+	first := min(n, corkedBytes)
+	sent, err := rf.ReadFrom(&io.LimitedReader{R: src, N: first})
+	w.ex.c.cork(false)
+	if err != nil || sent < first || n == first {
+		return sent, err
+	}
+	rest, err := rf.ReadFrom(&io.LimitedReader{R: src, N: n - first})
+	return sent + rest, err
 }
 
 // sendsFile reports whether src is a file, alone or limited as

@@ -348,11 +348,75 @@ func (p *corkProbe) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
+// setCorkedBytes sets corkedBytes for one test.
+func setCorkedBytes(t *testing.T, n int64) {
+	old := corkedBytes
+	corkedBytes = n
+	t.Cleanup(func() { corkedBytes = old })
+}
+
+// TestReadFromUncorksAfterFirstBytes sends a file too large for the
+// socket buffers to a client that reads a little more than corkedBytes
+// and then stops: while the rest of the transfer stalls inside ReadFrom,
+// TCP_CORK must already be cleared.
+func TestReadFromUncorksAfterFirstBytes(t *testing.T) {
+	setCorkedBytes(t, 64<<10)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
+	path := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rcs := make(chan syscall.RawConn, 1)
+	done := make(chan struct{})
+	addr := startServer(t, &Server{}, fileHandler(t, path, len(body),
+		func(w http.ResponseWriter) { rcs <- w.(*response).ex.c.rc },
+		func(http.ResponseWriter) { close(done) }))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	rc := <-rcs
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 2*corkedBytes) // past the corked part for certain
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		var v int
+		_ = rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) })
+		select {
+		case <-done:
+			t.Fatal("ReadFrom returned before the client read the file: the transfer never stalled")
+		default:
+		}
+		if v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("TCP_CORK still set after the first corkedBytes went out")
+		}
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(append(first, rest...), body) {
+		t.Fatalf("body: %d bytes, err %v; want the %d bytes of the file", len(first)+len(rest), err, len(body))
+	}
+	<-done
+}
+
 // TestReadFromCorksFiles sends a file too large for the socket buffers to
 // a client that does not read yet, so the transfer stalls inside ReadFrom:
 // TCP_CORK must be set then, and cleared once the file is out (left set,
 // the last partial segment of every answer would wait 200 ms).
 func TestReadFromCorksFiles(t *testing.T) {
+	setCorkedBytes(t, 1<<30)                                  // the whole file goes out corked
 	body := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
 	path := filepath.Join(t.TempDir(), "big")
 	if err := os.WriteFile(path, body, 0o644); err != nil {
