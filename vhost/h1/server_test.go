@@ -355,31 +355,39 @@ func setCorkedBytes(t *testing.T, n int64) {
 	t.Cleanup(func() { corkedBytes = old })
 }
 
-// TestReadFromUncorksAfterFirstBytes sends a file too large for the
-// socket buffers to a client that reads a little more than corkedBytes
-// and then stops: while the rest of the transfer stalls inside ReadFrom,
-// TCP_CORK must already be cleared.
-func TestReadFromUncorksAfterFirstBytes(t *testing.T) {
-	setCorkedBytes(t, 64<<10)
+// requestBigFile serves an 8 MiB file through fileHandler, calling after
+// once ReadFrom returns, and sends one request for it on a connection
+// that reads nothing yet. It returns the file's bytes, the connection and
+// the server side's socket.
+func requestBigFile(t *testing.T, after func(http.ResponseWriter)) ([]byte, net.Conn, syscall.RawConn) {
+	t.Helper()
 	body := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
 	path := filepath.Join(t.TempDir(), "big")
 	if err := os.WriteFile(path, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rcs := make(chan syscall.RawConn, 1)
-	done := make(chan struct{})
 	addr := startServer(t, &Server{}, fileHandler(t, path, len(body),
-		func(w http.ResponseWriter) { rcs <- w.(*response).ex.c.rc },
-		func(http.ResponseWriter) { close(done) }))
+		func(w http.ResponseWriter) { rcs <- w.(*response).ex.c.rc }, after))
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(func() { nc.Close() })
 	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	rc := <-rcs
+	return body, nc, <-rcs
+}
+
+// TestReadFromUncorksAfterFirstBytes sends a file too large for the
+// socket buffers to a client that reads a little more than corkedBytes
+// and then stops: while the rest of the transfer stalls inside ReadFrom,
+// TCP_CORK must already be cleared.
+func TestReadFromUncorksAfterFirstBytes(t *testing.T) {
+	setCorkedBytes(t, 64<<10)
+	done := make(chan struct{})
+	body, nc, rc := requestBigFile(t, func(http.ResponseWriter) { close(done) })
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -416,26 +424,9 @@ func TestReadFromUncorksAfterFirstBytes(t *testing.T) {
 // TCP_CORK must be set then, and cleared once the file is out (left set,
 // the last partial segment of every answer would wait 200 ms).
 func TestReadFromCorksFiles(t *testing.T) {
-	setCorkedBytes(t, 1<<30)                                  // the whole file goes out corked
-	body := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
-	path := filepath.Join(t.TempDir(), "big")
-	if err := os.WriteFile(path, body, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rcs := make(chan syscall.RawConn, 1)
+	setCorkedBytes(t, 1<<30) // the whole file goes out corked
 	after := make(chan int, 1)
-	addr := startServer(t, &Server{}, fileHandler(t, path, len(body),
-		func(w http.ResponseWriter) { rcs <- w.(*response).ex.c.rc },
-		func(w http.ResponseWriter) { after <- corkState(t, w) }))
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if _, err := io.WriteString(nc, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	rc := <-rcs
+	body, nc, rc := requestBigFile(t, func(w http.ResponseWriter) { after <- corkState(t, w) })
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		var v int
 		_ = rc.Control(func(fd uintptr) { v, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK) })
