@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"httpd/certs/pebbletest"
+	"httpd/internal/testutil"
 )
 
 // serveChallenges serves like httpd does for a vhost with tls = "auto":
@@ -50,26 +50,6 @@ func serveChallenges(t *testing.T, a *ACME, httpPort, tlsPort int) {
 		plain.Close()
 		secure.Close()
 	})
-}
-
-// syncWriter is an io.Writer safe for concurrent use.
-type syncWriter struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func newSyncWriter() *syncWriter { return &syncWriter{} }
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // storageDir is a folder for ACME storage. An issuance that was under way
@@ -123,7 +103,7 @@ func TestACMEPebble(t *testing.T) {
 		t.Run(challenge, func(t *testing.T) {
 			ports := pebbletest.FreePorts(t, 2)
 			pebble := pebbletest.Start(t, ports[0], ports[1])
-			logs := newSyncWriter()
+			logs := &testutil.SyncBuffer{}
 			defer func() {
 				if t.Failed() {
 					t.Logf("acme log:\n%s\npebble log:\n%s", logs, pebble.Log)
@@ -191,7 +171,7 @@ func TestACMEFailureIsLoggedAndHandshakeFails(t *testing.T) {
 	ports := pebbletest.FreePorts(t, 2)
 	pebble := pebbletest.Start(t, ports[0], ports[1])
 	pebble.Block(t, "blocked.localhost")
-	logs := newSyncWriter()
+	logs := &testutil.SyncBuffer{}
 	a, err := NewACME(ACMEConfig{
 		CA: pebble.DirectoryURL, CARoot: pebble.CARootFile, Storage: storageDir(t),
 		HTTPPort: ports[0], TLSALPNPort: ports[1],

@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"httpd/internal/testutil"
 )
 
 // raceEnabled is set when the tests run with -race; the server is then
@@ -94,8 +95,8 @@ func (h *Harness) Run(args ...string) (stdout, stderr string, code int) {
 type Server struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan struct{}
 	err    error // set when done is closed
 	// Addr is the bound address of the first listener.
@@ -138,7 +139,7 @@ func (h *Harness) StartErrorLog(config, errorLog string) *Server {
 // (stderr when errorLog is nil).
 func (h *Harness) start(args []string, errorLog func() string) *Server {
 	h.t.Helper()
-	s := &Server{t: h.t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), Addrs: map[string]string{}}
+	s := &Server{t: h.t, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{}), Addrs: map[string]string{}}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = h.Dir
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
@@ -208,24 +209,13 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 // test after timeout.
 func (s *Server) WaitStderr(substr string, timeout time.Duration) {
 	s.t.Helper()
-	s.waitOutput(s.stderr, "stderr", substr, timeout)
+	s.stderr.WaitFor(s.t, "stderr", substr, timeout)
 }
 
 // WaitStdout waits until the server's stdout holds substr.
 func (s *Server) WaitStdout(substr string, timeout time.Duration) {
 	s.t.Helper()
-	s.waitOutput(s.stdout, "stdout", substr, timeout)
-}
-
-func (s *Server) waitOutput(b *syncBuffer, name, substr string, timeout time.Duration) {
-	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(b.String(), substr) {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s has no %q after %v:\n%s", name, substr, timeout, b.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.stdout.WaitFor(s.t, "stdout", substr, timeout)
 }
 
 // Stop sends SIGTERM and waits for a clean exit (status 0).
@@ -250,21 +240,3 @@ func (s *Server) Wait(timeout time.Duration) {
 
 // Done is closed when the server has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
-
-// syncBuffer is a bytes.Buffer safe for one writer and many readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"httpd/conf"
+	"httpd/internal/testutil"
 	_ "httpd/modules/static"
 	"httpd/vhost"
 )
@@ -44,7 +45,7 @@ func benchServe(b *testing.B, docs, engine, path string) {
 		log { access = "off" }
 		vhost "localhost" { document_root = "`+docs+`" }
 	`), b.TempDir())
-	if err := srv.Start(context.Background(), cfg, &syncBuf{}); err != nil {
+	if err := srv.Start(context.Background(), cfg, &testutil.SyncBuffer{}); err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())

@@ -6,9 +6,10 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"httpd/internal/testutil"
 )
 
 func TestVHostFramer(t *testing.T) {
@@ -179,7 +180,7 @@ func TestVHostAccessLog(t *testing.T) {
 	})
 
 	t.Run("flushed without Close", func(t *testing.T) {
-		out := &syncWriteCloser{}
+		out := &testutil.SyncBuffer{}
 		a := newAccessLog(out, "common")
 		defer a.Close()
 		a.log(&responseWriter{status: 200}, newReq(), "x")
@@ -210,26 +211,6 @@ func matchString(pattern, s string) bool {
 	ok, err := regexp.MatchString(pattern, s)
 	return err == nil && ok
 }
-
-// syncWriteCloser is a goroutine-safe buffer.
-type syncWriteCloser struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriteCloser) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriteCloser) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func (*syncWriteCloser) Close() error { return nil }
 
 func TestVHostFramerInHeader(t *testing.T) {
 	f := new(framer)

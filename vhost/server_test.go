@@ -2,7 +2,6 @@ package vhost_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/conf"
+	"httpd/internal/testutil"
 	"httpd/modules/registry"
 	"httpd/vhost"
 )
@@ -128,26 +128,6 @@ func (p *probe) Wrap(next registry.Handler) registry.Handler {
 
 var _ registry.Cleaner = (*probe)(nil)
 
-// syncBuf is a goroutine-safe buffer usable as a log or access log.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuf) Close() error { return nil }
-
 // waitFor polls cond until it holds, failing after a few seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -164,8 +144,8 @@ type testServer struct {
 	t      testing.TB
 	srv    *vhost.Server
 	dir    string
-	log    *syncBuf
-	access *syncBuf
+	log    *testutil.SyncBuffer
+	access *testutil.SyncBuffer
 	addr   string // bound address of 127.0.0.1:0
 }
 
@@ -182,7 +162,7 @@ func parseConfig(t testing.TB, src, dir string) *conf.Config {
 // startServer runs src (listening on 127.0.0.1:0) until the test ends.
 func startServer(t testing.TB, src string) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, dir: t.TempDir(), log: &syncBuf{}, access: &syncBuf{}}
+	ts := &testServer{t: t, dir: t.TempDir(), log: &testutil.SyncBuffer{}, access: &testutil.SyncBuffer{}}
 	ts.srv = vhost.New(slog.New(slog.NewTextHandler(ts.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err := ts.srv.Start(context.Background(), parseConfig(t, src, ts.dir), ts.access); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"httpd/certs"
 	"httpd/certs/pebbletest"
 	"httpd/conf"
+	"httpd/internal/testutil"
 	"httpd/modules/registry"
 	"httpd/vhost"
 )
@@ -61,30 +61,12 @@ func (e *tlsEcho) Wrap(registry.Handler) registry.Handler {
 	})
 }
 
-// tlsLog is a concurrency-safe log sink.
-type tlsLog struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (l *tlsLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *tlsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // tlsServer is a vhost.Server under test with the files it uses.
 type tlsServer struct {
 	t     *testing.T
 	srv   *vhost.Server
 	dir   string
-	log   *tlsLog
+	log   *testutil.SyncBuffer
 	roots *x509.CertPool // trusts fileCA and the server's local CA
 	// fileCA issued the certificates written by writeCert.
 	fileCA  *certs.LocalCA
@@ -93,7 +75,7 @@ type tlsServer struct {
 
 func newTLSServer(t *testing.T) *tlsServer {
 	t.Helper()
-	ts := &tlsServer{t: t, dir: t.TempDir(), log: &tlsLog{}, roots: x509.NewCertPool()}
+	ts := &tlsServer{t: t, dir: t.TempDir(), log: &testutil.SyncBuffer{}, roots: x509.NewCertPool()}
 	ca, _, err := certs.OpenLocalCA(filepath.Join(t.TempDir(), "file-ca"))
 	if err != nil {
 		t.Fatal(err)
@@ -554,7 +536,7 @@ vhost "localhost" {
 
 	// A new server (a restart) on the same data_dir reuses the root.
 	ts.stop()
-	ts2 := &tlsServer{t: t, dir: ts.dir, log: &tlsLog{}, roots: ts.roots, fileCA: ts.fileCA}
+	ts2 := &tlsServer{t: t, dir: ts.dir, log: &testutil.SyncBuffer{}, roots: ts.roots, fileCA: ts.fileCA}
 	ts2.srv = vhost.New(slog.New(slog.NewTextHandler(ts2.log, nil)))
 	ts2.start(src)
 	if _, err := ts2.handshake(secure, "localhost"); err != nil {

@@ -12,8 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/wfe"
 
 	"httpd/internal/testport"
+	"httpd/internal/testutil"
 )
 
 // Pebble is a running ACME server.
@@ -37,7 +36,7 @@ type Pebble struct {
 	// issues, fetched from the management endpoint /roots/0.
 	IssuerRoots *x509.CertPool
 	// Log is everything Pebble logged so far.
-	Log *SyncBuffer
+	Log *testutil.SyncBuffer
 
 	store *db.MemoryStore
 }
@@ -75,7 +74,7 @@ func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 		})
 	}
 	store := db.NewMemoryStore()
-	p := &Pebble{Log: &SyncBuffer{}, store: store}
+	p := &Pebble{Log: &testutil.SyncBuffer{}, store: store}
 	logger := log.New(p.Log, "pebble ", log.Lmicroseconds)
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
 		"default": {Description: "default profile", ValidityPeriod: 0},
@@ -123,23 +122,4 @@ func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	return testport.Free(t, n)
-}
-
-// SyncBuffer collects log output; it is safe for concurrent use.
-type SyncBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns what was written so far.
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

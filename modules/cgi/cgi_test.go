@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/testutil"
 	"httpd/modules/registry"
 )
 
@@ -206,7 +207,7 @@ func TestPassAuth(t *testing.T) {
 }
 
 func TestHTTP2AndTLS(t *testing.T) {
-	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &logBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	f.mod = decodeModule(t, fmt.Sprintf("script_alias \"/cgi-bin/\" {\npath = %q\nenv = { %s = \"1\" }\n}\n", f.dir, childEnv))
 	f.start(func(s *httptest.Server) {
 		s.EnableHTTP2 = true

@@ -1,7 +1,6 @@
 package cgi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"httpd/internal/testutil"
 	"httpd/modules/registry"
 )
 
@@ -98,26 +98,9 @@ type fixture struct {
 	mod    *Module
 	srv    *httptest.Server
 	h      registry.Handler
-	logs   *logBuffer
+	logs   *testutil.SyncBuffer
 	mu     sync.Mutex
 	errors []error // errors the handler returned
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // newFixture decodes a script_alias block (attrs is its body, without
@@ -125,7 +108,7 @@ func (l *logBuffer) String() string {
 // folder, and the marker for the test binary as a child.
 func newFixture(t *testing.T, attrs string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &logBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	src := fmt.Sprintf("script_alias \"/cgi-bin/\" {\n path = %q\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
 		f.dir, childEnv, f.out, attrs)
 	f.mod = decodeModule(t, src)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/testutil"
 	"httpd/modules/registry"
 )
 
@@ -36,36 +37,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuf is a log sink safe for concurrent use.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls the log until it holds substr.
-func (s *syncBuf) waitFor(t *testing.T, substr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(s.String(), substr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never showed %q; log:\n%s", substr, s.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // trackWriter records whether the response has started, like the vhost's
@@ -91,7 +62,7 @@ type testApp struct {
 	t      *testing.T
 	m      *Module
 	srv    *httptest.Server
-	log    *syncBuf
+	log    *testutil.SyncBuffer
 	dir    string
 	script string
 }
@@ -125,7 +96,7 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	if opt.configure != nil {
 		opt.configure(m)
 	}
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if err := m.Provision(context.Background(), &registry.Env{Logger: logger, DocumentRoot: "/srv/www", VHost: "test"}); err != nil {
 		t.Fatalf("provision: %v", err)
@@ -417,7 +388,7 @@ func TestValidator(t *testing.T) {
 	if resp.StatusCode != 200 || string(got) != "valid:" {
 		t.Errorf("GET: status %d, body %q", resp.StatusCode, got)
 	}
-	a.log.waitFor(t, "validated request", 5*time.Second)
+	a.log.WaitFor(t, "log", "validated request", 5*time.Second)
 	for _, bad := range []string{"AssertionError", "WSGIWarning", "handler error"} {
 		if strings.Contains(a.log.String(), bad) {
 			t.Errorf("log holds %q", bad)
@@ -471,7 +442,7 @@ func TestResponses(t *testing.T) {
 				}
 			}
 			for _, s := range tc.log {
-				a.log.waitFor(t, s, 5*time.Second)
+				a.log.WaitFor(t, "log", s, 5*time.Second)
 			}
 		})
 	}
@@ -491,7 +462,7 @@ func TestCloseCalled(t *testing.T) {
 		if _, body := a.get("/app/close?tag=" + tag); string(body) != "ab" {
 			t.Errorf("body %q", body)
 		}
-		a.log.waitFor(t, "closed "+tag, 5*time.Second)
+		a.log.WaitFor(t, "log", "closed "+tag, 5*time.Second)
 	}
 }
 
@@ -614,8 +585,8 @@ func TestImportError(t *testing.T) {
 	if resp.StatusCode != 500 {
 		t.Errorf("status %d, want 500", resp.StatusCode)
 	}
-	a.log.waitFor(t, "Traceback", 5*time.Second)
-	a.log.waitFor(t, "missing_dependency_xyz", time.Second)
+	a.log.WaitFor(t, "log", "Traceback", 5*time.Second)
+	a.log.WaitFor(t, "log", "missing_dependency_xyz", time.Second)
 	// Fixing the script is picked up by the retry.
 	if err := os.WriteFile(script, fmt.Appendf(nil, versionApp, "fixed"), 0o644); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/testutil"
 	"httpd/vhost/h1"
 )
 
@@ -58,7 +59,7 @@ type testServer struct {
 	shutdown func(context.Context) error
 	close    func() error
 	rejects  *rejectLog // engine only
-	logs     *logSink
+	logs     *testutil.SyncBuffer
 }
 
 type rejectCall struct {
@@ -108,25 +109,6 @@ func (l *rejectLog) String() string {
 	return fmt.Sprint(l.calls)
 }
 
-// logSink collects what a server logs (net/http's log.Logger and the
-// engine's slog text handler both write lines into it).
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +121,7 @@ func listen(t testing.TB) net.Listener {
 func startStd(t testing.TB, h http.Handler, c config) *testServer {
 	t.Helper()
 	ln := listen(t)
-	sink := new(logSink)
+	sink := new(testutil.SyncBuffer)
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.readHeaderTimeout,
@@ -160,7 +142,7 @@ func startStd(t testing.TB, h http.Handler, c config) *testServer {
 func startEngine(t testing.TB, h http.Handler, c config) *testServer {
 	t.Helper()
 	ln := listen(t)
-	sink := new(logSink)
+	sink := new(testutil.SyncBuffer)
 	rl := new(rejectLog)
 	es := &h1.Server{
 		Handler:           h,
@@ -1479,17 +1461,6 @@ func waitClosed(c net.Conn, br *bufio.Reader, d time.Duration) (bool, []byte) {
 	}
 }
 
-func recv[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		t.Fatalf("timed out after %v waiting for %s", d, what)
-		panic("unreachable")
-	}
-}
-
 // TestRequestFields checks what the handler sees, field by field.
 func TestRequestFields(t *testing.T) {
 	both(t, func(t *testing.T, start starter, engine bool) {
@@ -1511,7 +1482,7 @@ func TestRequestFields(t *testing.T) {
 		c, br := dial(t, s.addr)
 		io.WriteString(c, "GET /a%2Fb%20c?q=1&r=%zz HTTP/1.1\r\nHost: h.test:8\r\nx-custom: 1\r\nX-Custom: 2\r\nuser-agent: u\r\n\r\n")
 		readResp(t, br, "GET")
-		g := recv(t, ch, 5*time.Second, "handler")
+		g := testutil.Recv(t, ch, 5*time.Second, "handler")
 		r := g.r
 		check := func(name string, got, want any) {
 			t.Helper()
@@ -1543,7 +1514,7 @@ func TestRequestFields(t *testing.T) {
 
 		io.WriteString(c, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
 		readResp(t, br, "POST")
-		g = recv(t, ch, 5*time.Second, "handler")
+		g = testutil.Recv(t, ch, 5*time.Second, "handler")
 		check("chunked ContentLength", g.r.ContentLength, -1)
 		check("chunked TransferEncoding", g.r.TransferEncoding, []string{"chunked"})
 		check("chunked Header[Transfer-Encoding]", g.r.Header["Transfer-Encoding"], []string(nil))
@@ -1551,7 +1522,7 @@ func TestRequestFields(t *testing.T) {
 
 		io.WriteString(c, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz")
 		readResp(t, br, "POST")
-		g = recv(t, ch, 5*time.Second, "handler")
+		g = testutil.Recv(t, ch, 5*time.Second, "handler")
 		check("ContentLength", g.r.ContentLength, 3)
 		check("Header[Content-Length]", g.r.Header["Content-Length"], []string{"3"})
 		check("Close with Connection: close", g.r.Close, true)
@@ -1560,7 +1531,7 @@ func TestRequestFields(t *testing.T) {
 		c2, br2 := dial(t, s.addr)
 		io.WriteString(c2, "GET http://Example.COM:81/x?y HTTP/1.0\r\nHost: ignored\r\n\r\n")
 		readResp(t, br2, "GET")
-		g = recv(t, ch, 5*time.Second, "handler")
+		g = testutil.Recv(t, ch, 5*time.Second, "handler")
 		check("1.0 Proto", g.r.Proto, "HTTP/1.0")
 		check("1.0 ProtoMinor", g.r.ProtoMinor, 0)
 		check("1.0 Close", g.r.Close, true)
@@ -1590,7 +1561,7 @@ func TestContextValues(t *testing.T) {
 		c, br := dial(t, s.addr)
 		io.WriteString(c, get)
 		readResp(t, br, "GET")
-		g := recv(t, ch, 5*time.Second, "handler")
+		g := testutil.Recv(t, ch, 5*time.Second, "handler")
 		la, ok := g.local.(net.Addr)
 		if !ok || la.String() != s.addr {
 			t.Errorf("LocalAddrContextKey = %#v, want the listener's address %s", g.local, s.addr)
@@ -1629,10 +1600,10 @@ func TestContextCancelOnClientClose(t *testing.T) {
 			}), config{})
 			c, _ := dial(t, s.addr)
 			io.WriteString(c, req)
-			recv(t, started, 5*time.Second, "handler start")
+			testutil.Recv(t, started, 5*time.Second, "handler start")
 			closedAt := time.Now()
 			c.Close()
-			if d := recv(t, done, 6*time.Second, "handler end"); d < 0 {
+			if d := testutil.Recv(t, done, 6*time.Second, "handler end"); d < 0 {
 				t.Errorf("%q: context not cancelled within 5s of the client closing", req[:4])
 			} else if since := time.Since(closedAt); since > time.Second {
 				t.Errorf("%q: context cancelled %v after the client closed, want < 1s", req[:4], since)
@@ -1658,7 +1629,7 @@ func TestContextCancelledAfterHandler(t *testing.T) {
 		readResp(t, br, "GET")
 		readResp(t, br, "GET")
 		for i := range 2 {
-			ctx := recv(t, ch, time.Second, "context")
+			ctx := testutil.Recv(t, ch, time.Second, "context")
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -2090,7 +2061,7 @@ func TestReadTimeoutSlowBody(t *testing.T) {
 				}
 			}
 		}()
-		err := recv(t, readErr, 4*time.Second, "the handler's body read")
+		err := testutil.Recv(t, readErr, 4*time.Second, "the handler's body read")
 		if err == nil {
 			t.Errorf("slow body read completed after %v despite ReadTimeout 500ms", time.Since(t0))
 		}
@@ -2141,7 +2112,7 @@ func TestShutdownIdle(t *testing.T) {
 		if closed, got := waitClosed(c, br, 2*time.Second); !closed || len(got) != 0 {
 			t.Errorf("idle connection: closed=%v, got %q after Shutdown", closed, got)
 		}
-		if err := recv(t, done, 3*time.Second, "Shutdown"); err != nil {
+		if err := testutil.Recv(t, done, 3*time.Second, "Shutdown"); err != nil {
 			t.Errorf("Shutdown = %v", err)
 		}
 		if d := time.Since(t0); d > 2*time.Second {
@@ -2183,7 +2154,7 @@ func TestShutdownInFlight(t *testing.T) {
 		}), config{})
 		c, br := dial(t, s.addr)
 		io.WriteString(c, get)
-		recv(t, started, 3*time.Second, "handler start")
+		testutil.Recv(t, started, 3*time.Second, "handler start")
 		done := make(chan error, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -2203,7 +2174,7 @@ func TestShutdownInFlight(t *testing.T) {
 		if !res.Close {
 			t.Errorf("in-flight answer during Shutdown has no Connection: close (header %v)", res.Header)
 		}
-		if err := recv(t, done, 2*time.Second, "Shutdown after the request"); err != nil {
+		if err := testutil.Recv(t, done, 2*time.Second, "Shutdown after the request"); err != nil {
 			t.Errorf("Shutdown = %v", err)
 		}
 		if closed, got := waitClosed(c, br, 2*time.Second); !closed || len(got) != 0 {
@@ -2228,12 +2199,12 @@ func TestShutdownExpired(t *testing.T) {
 		}), config{})
 		c, _ := dial(t, s.addr)
 		io.WriteString(c, get)
-		recv(t, started, 3*time.Second, "handler start")
+		testutil.Recv(t, started, 3*time.Second, "handler start")
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- s.shutdown(ctx) }()
-		err := recv(t, done, 3*time.Second, "Shutdown with an expiring context")
+		err := testutil.Recv(t, done, 3*time.Second, "Shutdown with an expiring context")
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Shutdown = %v, want context.DeadlineExceeded", err)
 		}
@@ -2261,7 +2232,7 @@ func TestClose(t *testing.T) {
 		}), config{})
 		c, br := dial(t, s.addr)
 		io.WriteString(c, get)
-		recv(t, started, 3*time.Second, "handler start")
+		testutil.Recv(t, started, 3*time.Second, "handler start")
 		idle, ibr := dial(t, s.addr)
 		io.WriteString(idle, get)
 		t0 := time.Now()

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"httpd/internal/testutil"
 	"httpd/vhost/h2"
 )
 
@@ -597,8 +598,8 @@ func TestConcurrencyLimit(t *testing.T) {
 	c := dialRaw(t, ts.addr)
 	c.get(1, "/1")
 	c.get(3, "/3")
-	recv(t, started, 5*time.Second, "first handler")
-	recv(t, started, 5*time.Second, "second handler")
+	testutil.Recv(t, started, 5*time.Second, "first handler")
+	testutil.Recv(t, started, 5*time.Second, "second handler")
 	c.get(5, "/5")
 	s := c.waitStream(5)
 	if s.rst == nil || (*s.rst != http2.ErrCodeRefusedStream && *s.rst != http2.ErrCodeProtocol) {
@@ -618,7 +619,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	// A slot is free again.
 	c.get(7, "/7")
-	recv(t, started, 5*time.Second, "handler after the limit")
+	testutil.Recv(t, started, 5*time.Second, "handler after the limit")
 	release <- struct{}{}
 	if s := c.waitStream(7); s.status != "200" {
 		t.Errorf("stream 7: %s rst %v", s.status, s.rst)
@@ -668,11 +669,11 @@ func TestClientReset(t *testing.T) {
 	}), nil)
 	c := dialRaw(t, ts.addr)
 	c.headers(1, false, request("POST", "/wait")...)
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
 		t.Fatal(err)
 	}
-	if err := recv(t, cancelled, 15*time.Second, "handler"); !errors.Is(err, context.Canceled) {
+	if err := testutil.Recv(t, cancelled, 15*time.Second, "handler"); !errors.Is(err, context.Canceled) {
 		t.Errorf("handler context: %v", err)
 	}
 	c.get(3, "/")
@@ -720,12 +721,12 @@ func TestResetUnblocksWrite(t *testing.T) {
 	}), nil)
 	c := dialRaw(t, ts.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	c.get(1, "/")
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	c.until("the response header", func() bool { return c.stream(1).status != "" })
 	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
 		t.Fatal(err)
 	}
-	if err := recv(t, werr, 10*time.Second, "the blocked Write"); err == nil {
+	if err := testutil.Recv(t, werr, 10*time.Second, "the blocked Write"); err == nil {
 		t.Errorf("Write to a reset stream succeeded")
 	}
 	if n := c.stream(1).body.Len(); n != 0 {
@@ -755,11 +756,11 @@ func TestCloseUnblocksHandler(t *testing.T) {
 	c := dialRaw(t, ts.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	c.get(1, "/write")
 	c.headers(3, false, request("POST", "/read")...)
-	recv(t, started, 5*time.Second, "handler start")
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	c.c.Close()
 	for range 2 {
-		if err := recv(t, errs, 10*time.Second, "the blocked handlers"); err == nil {
+		if err := testutil.Recv(t, errs, 10*time.Second, "the blocked handlers"); err == nil {
 			t.Errorf("handler I/O succeeded on a closed connection")
 		}
 	}
@@ -827,7 +828,7 @@ func TestWriteDeadline(t *testing.T) {
 	}), nil)
 	c := dialRaw(t, ts.addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	c.get(1, "/")
-	err := recv(t, werr, 10*time.Second, "the Write past its deadline")
+	err := testutil.Recv(t, werr, 10*time.Second, "the Write past its deadline")
 	if err.Error() == "no error" || strings.HasPrefix(err.Error(), "SetWriteDeadline") {
 		t.Errorf("handler: %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"httpd/internal/testcert"
+	"httpd/internal/testutil"
 	"httpd/vhost/h2"
 )
 
@@ -34,26 +35,8 @@ type testServer struct {
 	srv      *h2.Server
 	addr     string
 	url      string
-	accepted atomic.Int32 // connections accepted
-	log      *syncBuffer  // what srv.ErrorLog received
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	accepted atomic.Int32         // connections accepted
+	log      *testutil.SyncBuffer // what srv.ErrorLog received
 }
 
 // startServer serves srv with h on a fresh loopback listener, over TLS
@@ -62,7 +45,7 @@ func (s *syncBuffer) String() string {
 // writing to ts.log.
 func startServer(t testing.TB, srv *h2.Server, h http.Handler, tlsConf *tls.Config) *testServer {
 	t.Helper()
-	ts := &testServer{srv: srv, log: &syncBuffer{}}
+	ts := &testServer{srv: srv, log: &testutil.SyncBuffer{}}
 	srv.Handler = h
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.New(slog.NewTextHandler(ts.log, nil))
@@ -142,18 +125,6 @@ func tlsClient(t testing.TB, roots *x509.CertPool, serverName string) *http.Clie
 func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	c := testcert.New(t)
 	return c.TLS, c.Pool
-}
-
-// recv waits up to d for a value on ch.
-func recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		t.Fatalf("timed out after %v waiting for %s", d, what)
-		panic("unreachable")
-	}
 }
 
 // reqInfo answers with one line describing the request as the handler
@@ -533,7 +504,7 @@ func TestConcurrentStreams(t *testing.T) {
 		}()
 	}
 	for range n {
-		if err := recv(t, errs, 15*time.Second, "responses"); err != nil {
+		if err := testutil.Recv(t, errs, 15*time.Second, "responses"); err != nil {
 			t.Error(err)
 		}
 	}
@@ -568,7 +539,7 @@ func TestConcurrentDownloads(t *testing.T) {
 		}()
 	}
 	for range 20 {
-		if err := recv(t, errs, 15*time.Second, "downloads"); err != nil {
+		if err := testutil.Recv(t, errs, 15*time.Second, "downloads"); err != nil {
 			t.Error(err)
 		}
 	}
@@ -764,12 +735,12 @@ func TestClientCancel(t *testing.T) {
 		}
 		errc <- err
 	}()
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	cancel()
-	if err := recv(t, errc, 5*time.Second, "client return"); err == nil {
+	if err := testutil.Recv(t, errc, 5*time.Second, "client return"); err == nil {
 		t.Errorf("client got a response after cancelling")
 	}
-	if err := recv(t, cancelled, 15*time.Second, "handler"); !errors.Is(err, context.Canceled) {
+	if err := testutil.Recv(t, cancelled, 15*time.Second, "handler"); !errors.Is(err, context.Canceled) {
 		t.Errorf("handler context: %v", err)
 	}
 }
@@ -904,7 +875,7 @@ func TestShutdown(t *testing.T) {
 		resp.Body.Close()
 		res <- result{string(b), err}
 	}()
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -923,10 +894,10 @@ func TestShutdown(t *testing.T) {
 	default:
 	}
 	close(release)
-	if r := recv(t, res, 10*time.Second, "the open request"); r.err != nil || r.body != "finished" {
+	if r := testutil.Recv(t, res, 10*time.Second, "the open request"); r.err != nil || r.body != "finished" {
 		t.Errorf("open request: %q, %v", r.body, r.err)
 	}
-	if err := recv(t, shut, 10*time.Second, "Shutdown"); err != nil {
+	if err := testutil.Recv(t, shut, 10*time.Second, "Shutdown"); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
 	// A connection that comes after Shutdown is not served; writes to it
@@ -985,20 +956,20 @@ func TestShutdownContext(t *testing.T) {
 		}
 		errc <- err
 	}()
-	recv(t, started, 5*time.Second, "handler start")
+	testutil.Recv(t, started, 5*time.Second, "handler start")
 	ctx, cancel := context.WithCancel(context.Background())
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(ctx) }()
 	idle.until("GOAWAY on the idle connection", func() bool { return idle.goaway != nil })
 	cancel()
-	if err := recv(t, shut, 5*time.Second, "Shutdown"); !errors.Is(err, context.Canceled) {
+	if err := testutil.Recv(t, shut, 5*time.Second, "Shutdown"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Shutdown: %v, want context.Canceled", err)
 	}
 	srv.Close()
-	if err := recv(t, handlerCtx, 5*time.Second, "handler context"); err == nil || err.Error() == "not cancelled" {
+	if err := testutil.Recv(t, handlerCtx, 5*time.Second, "handler context"); err == nil || err.Error() == "not cancelled" {
 		t.Errorf("handler context after Close: %v", err)
 	}
-	if err := recv(t, errc, 5*time.Second, "client"); err == nil {
+	if err := testutil.Recv(t, errc, 5*time.Second, "client"); err == nil {
 		t.Errorf("client got a whole response from a closed server")
 	}
 }
@@ -1070,7 +1041,7 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.get(1, "/big")
-	if err := recv(t, werr, 15*time.Second, "handler write error"); err == nil {
+	if err := testutil.Recv(t, werr, 15*time.Second, "handler write error"); err == nil {
 		t.Errorf("handler wrote 64 MiB to a client that reads nothing")
 	}
 	// The connection is gone: reading drains what the kernel holds, then

@@ -1,0 +1,59 @@
+// Package testutil holds the small helpers that the tests of several
+// packages share.
+package testutil
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SyncBuffer collects output, such as a server's log, that one goroutine
+// writes while the test reads it. It is safe for concurrent use.
+type SyncBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Close does nothing, so that a SyncBuffer can stand for a log file.
+func (b *SyncBuffer) Close() error { return nil }
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// WaitFor polls until what was written holds substr, and fails the test
+// if it does not within timeout; what names the output in the failure.
+func (b *SyncBuffer) WaitFor(t testing.TB, what, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(b.String(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no %q after %v:\n%s", what, substr, timeout, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Recv waits up to d for a value on ch and fails the test if none comes;
+// what names the value in the failure.
+func Recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+		panic("unreachable")
+	}
+}
