@@ -363,6 +363,8 @@ quiet_wait() {
 declare -A DESC=(
 	[1k-50]="1 KiB file, keep-alive, 50 connections"
 	[1k-256]="1 KiB file, keep-alive, 256 connections"
+	[1k-50-p99]="1 KiB file, 50 connections: wrk's 99th percentile latency"
+	[1k-256-p99]="1 KiB file, 256 connections: wrk's 99th percentile latency"
 	[100k]="100 KiB file, keep-alive, 50 connections"
 	[10m]="10 MiB file, keep-alive, 10 connections"
 	[404]="missing file (404), keep-alive, 50 connections"
@@ -386,7 +388,7 @@ record() { # scenario server round value unit
 wrk_run() {
 	local sc=$1 s=$2 round=$3 c=$4 path=$5 raw=$OUT/raw/$1-$2-$3.txt
 	if ! taskset -c "$LOAD_CPU" timeout $((DURATION + 30)) \
-		wrk -t1 -c"$c" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$path" >"$raw" 2>&1; then
+		wrk -t1 -c"$c" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$s]}$path" >"$raw" 2>&1; then
 		record "$sc" "$s" "$round" - req/s
 		return
 	fi
@@ -406,6 +408,16 @@ wrk_run() {
 		rps=-
 	fi
 	record "$sc" "$s" "$round" "${rps:--}" req/s
+	if [[ $sc == 1k-* ]]; then
+		# wrk prints latencies as 850.00us, 1.23ms or 1.02s.
+		local p99
+		p99=$(awk '$1 == "99%" {
+			v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+			f = (u == "us") ? 0.001 : (u == "s") ? 1000 : 1
+			printf "%.3f", v * f }' "$raw")
+		[ "$rps" = - ] && p99=-
+		record "$sc-p99" "$s" "$round" "${p99:--}" ms
+	fi
 }
 
 h2_run() { # server round

@@ -6,8 +6,9 @@
 //
 //	scenario <TAB> server <TAB> round <TAB> value <TAB> unit <TAB> description
 //
-// where unit "MiB" means lower is better (memory) and anything else
-// (req/s, MB/s) higher is better. A value of "-" is a failed run.
+// where units "MiB" (memory) and "ms" (latency) mean lower is better and
+// anything else (req/s, MB/s) higher is better. A value of "-" is a
+// failed run.
 package main
 
 import (
@@ -136,7 +137,7 @@ func write(w io.Writer, scs []*scenario, base string) {
 		if s.desc != "" {
 			title += ": " + s.desc
 		}
-		lower := s.unit == "MiB"
+		lower := s.unit == "MiB" || s.unit == "ms"
 		better := "higher is better"
 		if lower {
 			better = "lower is better"
