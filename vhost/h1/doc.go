@@ -21,6 +21,13 @@
 // connection then costs its net.Conn, this package's conn (under 300
 // bytes) and a stack of 2 to 8 KiB.
 //
+// Before it looks for its next request, a connection that has just
+// answered yields to the others, so that the read usually finds the
+// request there. It does so only while connections keep waking from the
+// netpoller (yieldNow): Go polls the network only when it runs out of
+// goroutines, so connections that always yield and always find work would
+// keep a connection that waits there from being served for up to 10ms.
+//
 // # Requests
 //
 // The head is parsed in place from the read buffer (parse.go) without

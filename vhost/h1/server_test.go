@@ -265,6 +265,97 @@ func TestIdleMovesToSmallStack(t *testing.T) {
 	get("/2")
 }
 
+// TestWakeupFromPollerRenewsYield: a connection that waited in the
+// netpoller and woke marks the poll, which keeps connections yielding for
+// yieldWindow; without wakeups they stop yielding (see yieldNow).
+func TestWakeupFromPollerRenewsYield(t *testing.T) {
+	s := &Server{IdleTimeout: 10 * time.Second}
+	addr := startServer(t, s, httpEcho)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	get := func(path string) {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+	get("/1")
+	// Once idle, the connection's first read finds nothing and it waits
+	// in the netpoller.
+	var idle bool
+	for deadline := time.Now().Add(5 * time.Second); !idle && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		s.mu.Lock()
+		for sc := range s.conns {
+			idle = sc.state.Load() == stateIdle
+		}
+		s.mu.Unlock()
+	}
+	if !idle {
+		t.Fatal("the connection did not go idle")
+	}
+	time.Sleep(50 * time.Millisecond)
+
+	polled.Store(nanotime() - 2*int64(yieldWindow))
+	if yieldNow() {
+		t.Fatal("yieldNow with no wakeup for twice yieldWindow")
+	}
+	before := nanotime()
+	get("/2")
+	if got := polled.Load(); got < before {
+		t.Fatalf("the wakeup was not recorded: polled %d, request sent at %d", got, before)
+	}
+	polled.Store(nanotime())
+	if !yieldNow() {
+		t.Fatal("no yield right after a wakeup")
+	}
+}
+
+// TestFirstReadDoesNotRenewYield: bytes found by the first read of a wait
+// are not a wakeup from the netpoller.
+func TestFirstReadDoesNotRenewYield(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	c := &conn{}
+	defer c.release()
+	for _, tc := range []struct {
+		name   string
+		tries  int
+		data   bool
+		ok     bool
+		marked bool
+	}{
+		{"first read finds bytes", 0, true, true, false},
+		{"first read finds nothing", 0, false, false, false},
+		{"read after a wakeup", 1, true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.data {
+				syscall.Write(fds[1], []byte("GET"))
+			}
+			polled.Store(0)
+			c.tries = tc.tries
+			if ok := c.tryRead(uintptr(fds[0])); ok != tc.ok {
+				t.Fatalf("tryRead = %v, want %v", ok, tc.ok)
+			}
+			if marked := polled.Load() != 0; marked != tc.marked {
+				t.Fatalf("wakeup recorded = %v, want %v", marked, tc.marked)
+			}
+		})
+	}
+}
+
 // TestDoneWhileBodyRead: a handler may ask for Done on another goroutine
 // while it reads the body (run with -race); the client going away after
 // the body still cancels the context.
