@@ -90,6 +90,7 @@ type conn struct {
 	rn        int
 	rerr      error
 	tries     int // calls of tryRead in this wait; a second one follows a wakeup
+	fd        int // the descriptor behind rc, -1 without one
 	peekByte  [1]byte
 	gone      bool // the watcher saw EOF or an error
 
@@ -240,30 +241,6 @@ func (c *conn) wait() (int, error) {
 	return c.rn, c.rerr
 }
 
-// yieldWindow bounds how long connections keep yielding before they wait
-// (see yieldNow).
-const yieldWindow = 200 * time.Microsecond
-
-// polled is when (nanotime) a connection last woke from the netpoller.
-var polled atomic.Int64
-
-// yieldNow reports whether a connection that has just answered should let
-// the others run before it looks for its next request.
-//
-// Yielding saves a failed read and a trip through the netpoller per
-// request, but it can starve connections that are already waiting there.
-// Go polls the network only when it has no goroutine to run, or from
-// sysmon every 10ms. When every busy connection yields and then finds its
-// next request, some goroutine is always runnable, and a request on a
-// connection that did wait (a new one, an idle one, or a busy one whose
-// client was slower) sits unread for up to 10ms. Yielding only while
-// wakeups keep coming from the netpoller bounds that delay: once none came
-// for yieldWindow, connections stop yielding and wait, the run queue
-// drains, and the next poll serves everyone. On one CPU with 16 to 50
-// connections this took wrk's p99 for a 1 KiB file from 6-8ms to under
-// 2ms at the same requests/s (see bench/RESULTS.md).
-func yieldNow() bool { return nanotime()-polled.Load() < int64(yieldWindow) }
-
 // epoch makes nanotime monotonic.
 var epoch = time.Now()
 
@@ -272,7 +249,7 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 // tryRead reads once without blocking; false means nothing is there yet.
 func (c *conn) tryRead(fd uintptr) bool {
 	if c.tries++; c.tries > 1 {
-		polled.Store(nanotime())
+		woke(c.fd)
 	}
 	c.grab()
 	for {
@@ -282,6 +259,7 @@ func (c *conn) tryRead(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			c.release()
+			watched.setWaiting(c.fd, true)
 			return false
 		case nil:
 			if n == 0 {
@@ -338,6 +316,7 @@ func (c *conn) release() {
 func (c *conn) close() {
 	c.state.Store(stateClosed)
 	c.release()
+	watched.setWaiting(c.fd, false)
 	c.nc.Close()
 	c.srv.forget(c)
 }

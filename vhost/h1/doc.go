@@ -23,10 +23,12 @@
 //
 // Before it looks for its next request, a connection that has just
 // answered yields to the others, so that the read usually finds the
-// request there. It does so only while connections keep waking from the
-// netpoller (yieldNow): Go polls the network only when it runs out of
-// goroutines, so connections that always yield and always find work would
-// keep a connection that waits there from being served for up to 10ms.
+// request there. Go polls the network only when it runs out of
+// goroutines, so connections that always yield and always find work
+// would keep one that waits in the netpoller unread for up to 10ms. A
+// second epoll instance sees every connection's incoming bytes; when no
+// connection has woken for a while, yieldNow checks it, and if one that
+// waits has bytes, yielding stops until it is served (starve.go).
 //
 // # Requests
 //

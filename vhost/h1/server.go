@@ -146,12 +146,14 @@ func (s *Server) track(l *net.Listener, add bool) bool {
 }
 
 func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, fd: -1}
 	if sc, ok := nc.(interface {
 		SyscallConn() (syscallRawConn, error)
 	}); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
+			_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			watched.add(c.fd)
 		}
 	}
 	c.tryReadFn = c.tryRead

@@ -266,8 +266,7 @@ func TestIdleMovesToSmallStack(t *testing.T) {
 }
 
 // TestWakeupFromPollerRenewsYield: a connection that waited in the
-// netpoller and woke marks the poll, which keeps connections yielding for
-// yieldWindow; without wakeups they stop yielding (see yieldNow).
+// netpoller and woke renews yielding and ends a starving spell.
 func TestWakeupFromPollerRenewsYield(t *testing.T) {
 	s := &Server{IdleTimeout: 10 * time.Second}
 	addr := startServer(t, s, httpEcho)
@@ -289,56 +288,111 @@ func TestWakeupFromPollerRenewsYield(t *testing.T) {
 	}
 	get("/1")
 	// Once idle, the connection's first read finds nothing and it waits
-	// in the netpoller.
-	var idle bool
-	for deadline := time.Now().Add(5 * time.Second); !idle && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// in the netpoller, marked as waiting.
+	var waiting bool
+	for deadline := time.Now().Add(5 * time.Second); !waiting && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		s.mu.Lock()
 		for sc := range s.conns {
-			idle = sc.state.Load() == stateIdle
+			waiting = sc.state.Load() == stateIdle && watched.waiting(sc.fd)
 		}
 		s.mu.Unlock()
 	}
-	if !idle {
-		t.Fatal("the connection did not go idle")
+	if !waiting {
+		t.Fatal("the idle connection is not marked as waiting")
 	}
-	time.Sleep(50 * time.Millisecond)
 
-	polled.Store(nanotime() - 2*int64(yieldWindow))
-	if yieldNow() {
-		t.Fatal("yieldNow with no wakeup for twice yieldWindow")
-	}
+	starving.Store(true)
 	before := nanotime()
+	polled.Store(before - 2*int64(yieldWindow))
 	get("/2")
 	if got := polled.Load(); got < before {
 		t.Fatalf("the wakeup was not recorded: polled %d, request sent at %d", got, before)
 	}
-	polled.Store(nanotime())
-	if !yieldNow() {
-		t.Fatal("no yield right after a wakeup")
+	if starving.Load() {
+		t.Fatal("the wakeup did not end the starving spell")
 	}
 }
 
-// TestFirstReadDoesNotRenewYield: bytes found by the first read of a wait
-// are not a wakeup from the netpoller.
-func TestFirstReadDoesNotRenewYield(t *testing.T) {
+// TestYieldNow: yielding goes on while wakeups come, and past yieldWindow
+// it stops only for a waiting connection that has bytes, until a wakeup.
+func TestYieldNow(t *testing.T) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer syscall.Close(fds[0])
 	defer syscall.Close(fds[1])
-	c := &conn{}
+	watched.add(fds[0])
+	buf := make([]byte, 16)
+	stale := func() int64 { return nanotime() - 2*int64(yieldWindow) }
+	for _, tc := range []struct {
+		name     string
+		polled   func() int64
+		starving bool
+		waiting  bool
+		bytes    bool
+		want     bool
+		renewed  bool // polled moved to now
+	}{
+		{"wakeup within the window", nanotime, false, true, true, true, false},
+		{"past the window, none waiting has bytes", stale, false, true, false, true, true},
+		{"past the window, bytes on a busy connection", stale, false, false, true, true, true},
+		{"past the window, a waiting connection has bytes", stale, false, true, true, false, false},
+		{"starving until a wakeup", stale, true, true, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for { // empty the socket and the watch set's backlog
+				if n, _ := syscall.Read(fds[0], buf); n <= 0 {
+					break
+				}
+			}
+			watched.waitingWithBytes()
+			watched.setWaiting(fds[0], tc.waiting)
+			starving.Store(tc.starving)
+			if tc.bytes {
+				syscall.Write(fds[1], []byte("GET"))
+			}
+			p := tc.polled()
+			polled.Store(p)
+			if got := yieldNow(); got != tc.want {
+				t.Fatalf("yieldNow = %v, want %v", got, tc.want)
+			}
+			if renewed := polled.Load() != p; renewed != tc.renewed {
+				t.Fatalf("polled renewed = %v, want %v", renewed, tc.renewed)
+			}
+			if !tc.want && !starving.Load() {
+				t.Fatal("not yielding, but not marked as starving")
+			}
+		})
+	}
+	starving.Store(false)
+	watched.setWaiting(fds[0], false)
+}
+
+// TestTryReadMarksWaiting: a read that finds nothing marks the connection
+// as waiting; bytes found by the first read of a wait are not a wakeup,
+// and those found after one are.
+func TestTryReadMarksWaiting(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	watched.add(fds[0])
+	c := &conn{fd: fds[0]}
 	defer c.release()
 	for _, tc := range []struct {
-		name   string
-		tries  int
-		data   bool
-		ok     bool
-		marked bool
+		name    string
+		tries   int
+		data    bool
+		ok      bool
+		marked  bool
+		waiting bool
 	}{
-		{"first read finds bytes", 0, true, true, false},
-		{"first read finds nothing", 0, false, false, false},
-		{"read after a wakeup", 1, true, true, true},
+		{"first read finds bytes", 0, true, true, false, false},
+		{"first read finds nothing", 0, false, false, false, true},
+		{"read after a wakeup", 1, true, true, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.data {
@@ -351,6 +405,9 @@ func TestFirstReadDoesNotRenewYield(t *testing.T) {
 			}
 			if marked := polled.Load() != 0; marked != tc.marked {
 				t.Fatalf("wakeup recorded = %v, want %v", marked, tc.marked)
+			}
+			if w := watched.waiting(fds[0]); w != tc.waiting {
+				t.Fatalf("waiting = %v, want %v", w, tc.waiting)
 			}
 		})
 	}
