@@ -65,6 +65,11 @@
 //
 // # Supervision
 //
+// A request that finds every worker thread busy waits for one, up to
+// RequestTimeout (then 503). If its client goes away meanwhile, it is
+// dropped without reaching a worker; watching for that costs a goroutine
+// and a read, so it starts once the request has waited watchAfter.
+//
 // The pool keeps Processes workers. A worker that exits unexpectedly is
 // replaced after a backoff (100ms doubling to 10s, reset once a worker
 // is ready); only the requests it was serving fail, with 502. A request

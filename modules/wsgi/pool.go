@@ -29,6 +29,9 @@ const (
 	// reloadPoll is how often the script's modification time is checked
 	// when reload = true.
 	reloadPoll = time.Second
+	// watchAfter is how long a request waits for a worker before the
+	// server watches for its client going away (see acquire).
+	watchAfter = 10 * time.Millisecond
 )
 
 type workerState int
@@ -470,20 +473,39 @@ func (p *pool) acquire(ctx context.Context, timeout time.Duration) (*conn, error
 	p.waiters = append(p.waiters, wt)
 	p.mu.Unlock()
 
-	var expire <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expire = t.C
+	// The client may go away while its request waits. Watching for that
+	// costs the server a goroutine and a read, so it starts only once
+	// the request has waited watchAfter; most waits are far shorter.
+	start := time.Now()
+	first := watchAfter
+	if timeout > 0 && timeout < first {
+		first = timeout
 	}
-	var err error
-	select {
-	case a := <-wt.ch:
-		return a.c, a.err
-	case <-ctx.Done():
-		err = registry.Error(503, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
-	case <-expire:
-		err = registry.Errorf(503, "wsgi %s: no worker free within %s", p.m.Prefix, timeout)
+	t := time.NewTimer(first)
+	defer t.Stop()
+	var (
+		gone <-chan struct{}
+		err  error
+	)
+wait:
+	for {
+		select {
+		case a := <-wt.ch:
+			return a.c, a.err
+		case <-gone:
+			err = registry.Error(503, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
+			break wait
+		case <-t.C:
+			gone = ctx.Done()
+			if timeout > 0 {
+				left := timeout - time.Since(start)
+				if left <= 0 {
+					err = registry.Errorf(503, "wsgi %s: no worker free within %s", p.m.Prefix, timeout)
+					break wait
+				}
+				t.Reset(left)
+			}
+		}
 	}
 	p.mu.Lock()
 	removed := false

@@ -508,6 +508,61 @@ func TestWorkerCrash(t *testing.T) {
 	}
 }
 
+// TestAcquireWaits: a request that finds every worker thread busy waits
+// for one; it gives up with 503 when its client goes away (noticed once
+// it has waited watchAfter) or when it has waited the request timeout.
+func TestAcquireWaits(t *testing.T) {
+	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Threads = 1 }})
+	p := a.m.pool
+	busy, err := p.acquire(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		timeout  time.Duration
+		release  time.Duration // hand the busy connection back after this; 0: never
+		want     string        // in the error; "" for a connection
+		min, max time.Duration
+	}{
+		{"a worker frees up", context.Background(), 0, 50 * time.Millisecond, "", 50 * time.Millisecond, 10 * time.Second},
+		{"timeout", context.Background(), 50 * time.Millisecond, 0, "no worker free within", 50 * time.Millisecond, 10 * time.Second},
+		{"timeout shorter than watchAfter", gone, watchAfter / 2, 0, "no worker free within", watchAfter / 2, 10 * time.Second},
+		{"client gone", gone, 0, 0, "waiting for a worker", watchAfter, 10 * time.Second},
+		{"client gone, with a timeout", gone, time.Minute, 0, "waiting for a worker", watchAfter, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.release > 0 {
+				time.AfterFunc(tc.release, func() { p.release(busy, true) })
+			}
+			start := time.Now()
+			c, err := p.acquire(tc.ctx, tc.timeout)
+			d := time.Since(start)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				busy = c
+			} else if err == nil || !strings.Contains(err.Error(), tc.want) || registry.StatusOf(err) != 503 {
+				t.Fatalf("err = %v (status %d), want 503 with %q", err, registry.StatusOf(err), tc.want)
+			}
+			if d < tc.min || d > tc.max {
+				t.Fatalf("waited %v, want %v to %v", d, tc.min, tc.max)
+			}
+			p.mu.Lock()
+			n := len(p.waiters)
+			p.mu.Unlock()
+			if n != 0 {
+				t.Fatalf("%d waiters left", n)
+			}
+		})
+	}
+	p.release(busy, true)
+}
+
 func TestRequestTimeout(t *testing.T) {
 	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.RequestTimeout = time.Second }})
 	start := time.Now()
