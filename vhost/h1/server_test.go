@@ -314,7 +314,8 @@ func TestWakeupFromPollerRenewsYield(t *testing.T) {
 }
 
 // TestYieldNow: yielding goes on while wakeups come, and past yieldWindow
-// it stops only for a waiting connection that has bytes, until a wakeup.
+// it stops only for a waiting connection that has bytes, or while a
+// request is in its handler, until a wakeup.
 func TestYieldNow(t *testing.T) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
@@ -331,14 +332,16 @@ func TestYieldNow(t *testing.T) {
 		starving bool
 		waiting  bool
 		bytes    bool
+		handlers int64 // requests in their handlers
 		want     bool
 		renewed  bool // polled moved to now
 	}{
-		{"wakeup within the window", nanotime, false, true, true, true, false},
-		{"past the window, none waiting has bytes", stale, false, true, false, true, true},
-		{"past the window, bytes on a busy connection", stale, false, false, true, true, true},
-		{"past the window, a waiting connection has bytes", stale, false, true, true, false, false},
-		{"starving until a wakeup", stale, true, true, false, false, false},
+		{"wakeup within the window", nanotime, false, true, true, 1, true, false},
+		{"past the window, none waiting has bytes", stale, false, true, false, 0, true, true},
+		{"past the window, bytes on a busy connection", stale, false, false, true, 0, true, true},
+		{"past the window, a waiting connection has bytes", stale, false, true, true, 0, false, false},
+		{"past the window, a request in its handler", stale, false, false, false, 1, false, false},
+		{"starving until a wakeup", stale, true, true, false, 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for { // empty the socket and the watch set's backlog
@@ -349,6 +352,8 @@ func TestYieldNow(t *testing.T) {
 			watched.waitingWithBytes()
 			watched.setWaiting(fds[0], tc.waiting)
 			starving.Store(tc.starving)
+			inHandler.Add(tc.handlers)
+			defer inHandler.Add(-tc.handlers)
 			if tc.bytes {
 				syscall.Write(fds[1], []byte("GET"))
 			}

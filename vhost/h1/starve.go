@@ -25,6 +25,12 @@ import (
 // is starving: connections stop yielding until it wakes, the run queue
 // drains, and the next poll serves it. If none has, yielding goes on for
 // another window.
+//
+// Handlers wait in the netpoller too, on descriptors this package does
+// not know: a WSGI worker's socket, a CGI script's pipe. While any
+// request is in its handler, the check cannot see whether that handler
+// has bytes waiting, so past the window connections stop yielding as if
+// it had. Static files never wait there, and keep the check.
 
 // yieldWindow is how long yielding goes on after a wakeup from the
 // netpoller before the waiting connections are checked.
@@ -39,6 +45,8 @@ var (
 	starving atomic.Bool
 	// watched holds every connection with a descriptor.
 	watched watchSet
+	// inHandler counts the requests in their handlers.
+	inHandler atomic.Int64
 )
 
 // yieldNow reports whether a connection that has just answered should let
@@ -49,6 +57,10 @@ func yieldNow() bool {
 		return true
 	}
 	if starving.Load() {
+		return false
+	}
+	if inHandler.Load() > 0 {
+		starving.Store(true)
 		return false
 	}
 	if !watched.checking.CompareAndSwap(false, true) {
