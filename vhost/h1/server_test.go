@@ -225,20 +225,20 @@ func TestHijack(t *testing.T) {
 	}
 }
 
-// TestIdleMovesToSmallStack: a keep-alive connection idle past
-// shrinkAfter is moved by the sweep to a fresh goroutine, and serves its
-// next request as before.
-func TestIdleMovesToSmallStack(t *testing.T) {
+// echoClient starts an echo server and returns it with a function that
+// sends a GET on one keep-alive connection and checks the echo.
+func echoClient(t *testing.T) (*Server, func(path string)) {
+	t.Helper()
 	s := &Server{IdleTimeout: 10 * time.Second}
 	addr := startServer(t, s, httpEcho)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
-	get := func(path string) {
+	return s, func(path string) {
 		t.Helper()
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path)
 		resp, err := http.ReadResponse(br, nil)
@@ -250,57 +250,48 @@ func TestIdleMovesToSmallStack(t *testing.T) {
 			t.Fatalf("got %q", b)
 		}
 	}
-	get("/1")
-	var moved bool
-	for deadline := time.Now().Add(5 * time.Second); !moved && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+}
+
+// waitConn waits up to 5s for the server's one connection to be in the
+// state ok looks for.
+func waitConn(t *testing.T, s *Server, what string, ok func(*conn) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		s.mu.Lock()
+		found := false
 		for sc := range s.conns {
-			moved = sc.small.Load() && sc.state.Load() == stateIdle
+			found = ok(sc)
 		}
 		s.mu.Unlock()
+		if found {
+			return
+		}
 	}
-	if !moved {
-		t.Fatal("the idle connection was not moved to a small stack")
-	}
+	t.Fatalf("the idle connection %s", what)
+}
+
+// TestIdleMovesToSmallStack: a keep-alive connection idle past
+// shrinkAfter is moved by the sweep to a fresh goroutine, and serves its
+// next request as before.
+func TestIdleMovesToSmallStack(t *testing.T) {
+	s, get := echoClient(t)
+	get("/1")
+	waitConn(t, s, "was not moved to a small stack", func(sc *conn) bool {
+		return sc.small.Load() && sc.state.Load() == stateIdle
+	})
 	get("/2")
 }
 
 // TestWakeupFromPollerRenewsYield: a connection that waited in the
 // netpoller and woke renews yielding and ends a starving spell.
 func TestWakeupFromPollerRenewsYield(t *testing.T) {
-	s := &Server{IdleTimeout: 10 * time.Second}
-	addr := startServer(t, s, httpEcho)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	get := func(path string) {
-		t.Helper()
-		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-	}
+	s, get := echoClient(t)
 	get("/1")
 	// Once idle, the connection's first read finds nothing and it waits
 	// in the netpoller, marked as waiting.
-	var waiting bool
-	for deadline := time.Now().Add(5 * time.Second); !waiting && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		s.mu.Lock()
-		for sc := range s.conns {
-			waiting = sc.state.Load() == stateIdle && watched.waiting(sc.fd)
-		}
-		s.mu.Unlock()
-	}
-	if !waiting {
-		t.Fatal("the idle connection is not marked as waiting")
-	}
-
+	waitConn(t, s, "is not marked as waiting", func(sc *conn) bool {
+		return sc.state.Load() == stateIdle && watched.waiting(sc.fd)
+	})
 	starving.Store(true)
 	before := nanotime()
 	polled.Store(before - 2*int64(yieldWindow))
@@ -313,17 +304,27 @@ func TestWakeupFromPollerRenewsYield(t *testing.T) {
 	}
 }
 
-// TestYieldNow: yielding goes on while wakeups come, and past yieldWindow
-// it stops only for a waiting connection that has bytes, or while a
-// request is in its handler, until a wakeup.
-func TestYieldNow(t *testing.T) {
+// watchedPair returns a non-blocking socket pair whose first end is in
+// the watch set, as a connection's would be.
+func watchedPair(t *testing.T) [2]int {
+	t.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(fds[0])
-	defer syscall.Close(fds[1])
+	t.Cleanup(func() {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+	})
 	watched.add(fds[0])
+	return fds
+}
+
+// TestYieldNow: yielding goes on while wakeups come, and past yieldWindow
+// it stops only for a waiting connection that has bytes, or while a
+// request is in its handler, until a wakeup.
+func TestYieldNow(t *testing.T) {
+	fds := watchedPair(t)
 	buf := make([]byte, 16)
 	stale := func() int64 { return nanotime() - 2*int64(yieldWindow) }
 	for _, tc := range []struct {
@@ -378,13 +379,7 @@ func TestYieldNow(t *testing.T) {
 // as waiting; bytes found by the first read of a wait are not a wakeup,
 // and those found after one are.
 func TestTryReadMarksWaiting(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fds[0])
-	defer syscall.Close(fds[1])
-	watched.add(fds[0])
+	fds := watchedPair(t)
 	c := &conn{fd: fds[0]}
 	defer c.release()
 	for _, tc := range []struct {
