@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -341,7 +342,8 @@ func TestYieldNow(t *testing.T) {
 		{"past the window, none waiting has bytes", stale, false, true, false, 0, true, true},
 		{"past the window, bytes on a busy connection", stale, false, false, true, 0, true, true},
 		{"past the window, a waiting connection has bytes", stale, false, true, true, 0, false, false},
-		{"past the window, a request in its handler", stale, false, false, false, 1, false, false},
+		{"past the window, more requests in handlers than other Ps", stale, false, false, false, int64(runtime.GOMAXPROCS(0)), false, false},
+		{"past the window, requests in handlers on the other Ps", stale, false, false, false, int64(runtime.GOMAXPROCS(0) - 1), true, true},
 		{"starving until a wakeup", stale, true, true, false, 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

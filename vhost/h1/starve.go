@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,10 +28,11 @@ import (
 // another window.
 //
 // Handlers wait in the netpoller too, on descriptors this package does
-// not know: a WSGI worker's socket, a CGI script's pipe. While any
-// request is in its handler, the check cannot see whether that handler
-// has bytes waiting, so past the window connections stop yielding as if
-// it had. Static files never wait there, and keep the check.
+// not know: a WSGI worker's socket, a CGI script's pipe. The check cannot
+// see whether such a handler has bytes waiting. While more requests are
+// in their handlers than the other Ps could be running (none on one
+// CPU), past the window connections stop yielding as if one had. Static
+// files never wait there, and keep the check.
 
 // yieldWindow is how long yielding goes on after a wakeup from the
 // netpoller before the waiting connections are checked.
@@ -59,7 +61,7 @@ func yieldNow() bool {
 	if starving.Load() {
 		return false
 	}
-	if inHandler.Load() > 0 {
+	if inHandler.Load() > int64(runtime.GOMAXPROCS(0)-1) {
 		starving.Store(true)
 		return false
 	}
