@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -98,9 +99,20 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.track(&l, false)
 	base := context.WithValue(context.Background(), http.ServerContextKey, s)
+	// Accept waits in the netpoller like an idle connection, and busy
+	// connections must not keep a new one waiting (see starve.go).
+	lfd := -1
+	if sc, ok := l.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { lfd = int(fd) })
+			watched.add(lfd)
+		}
+	}
 	var delay time.Duration
 	for {
+		watched.setWaiting(lfd, true)
 		nc, err := l.Accept()
+		watched.setWaiting(lfd, false)
 		if err != nil {
 			if s.inShutdown.Load() {
 				return http.ErrServerClosed

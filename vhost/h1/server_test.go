@@ -377,6 +377,57 @@ func TestYieldNow(t *testing.T) {
 	watched.setWaiting(fds[0], false)
 }
 
+// TestAcceptIsWatched: a listener whose Serve waits in Accept is marked
+// as waiting, and a connection queued on it is seen by the look for
+// starving connections.
+func TestAcceptIsWatched(t *testing.T) {
+	s := &Server{}
+	addr := startServer(t, s, httpEcho)
+	lfd := -1
+	for deadline := time.Now().Add(5 * time.Second); lfd < 0 || !watched.waiting(lfd); time.Sleep(10 * time.Millisecond) {
+		s.mu.Lock()
+		for l := range s.listeners {
+			rc, err := (*l).(syscall.Conn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Control(func(fd uintptr) { lfd = int(fd) })
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener in Accept is not marked as waiting")
+		}
+	}
+
+	// A listener nobody accepts on stands for one whose Serve is starved.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	rc.Control(func(f uintptr) { fd = int(f) })
+	watched.add(fd)
+	watched.waitingWithBytes()
+	watched.setWaiting(fd, true)
+	defer watched.setWaiting(fd, false)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !watched.waitingWithBytes() {
+		t.Fatal("a connection queued on a waiting listener was not seen")
+	}
+	if c2, err := net.Dial("tcp", addr); err == nil {
+		c2.Close()
+	}
+}
+
 // TestTryReadMarksWaiting: a read that finds nothing marks the connection
 // as waiting; bytes found by the first read of a wait are not a wakeup,
 // and those found after one are.

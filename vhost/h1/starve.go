@@ -25,7 +25,8 @@ import (
 // connection's incoming bytes (watchSet). If one that waits has bytes, it
 // is starving: connections stop yielding until it wakes, the run queue
 // drains, and the next poll serves it. If none has, yielding goes on for
-// another window.
+// another window. A listener waiting in Accept is in the set too, so a new
+// connection is not kept waiting either.
 //
 // Handlers wait in the netpoller too, on descriptors this package does
 // not know: a WSGI worker's socket, a CGI script's pipe. The check cannot
