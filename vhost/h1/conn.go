@@ -17,8 +17,6 @@ import (
 	"time"
 )
 
-type syscallRawConn = syscall.RawConn
-
 var errTooManyFiles = syscall.EMFILE
 
 // Connection states. A connection is active while a goroutine serves it,

@@ -101,13 +101,8 @@ func (s *Server) Serve(l net.Listener) error {
 	base := context.WithValue(context.Background(), http.ServerContextKey, s)
 	// Accept waits in the netpoller like an idle connection, and busy
 	// connections must not keep a new one waiting (see starve.go).
-	lfd := -1
-	if sc, ok := l.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { lfd = int(fd) })
-			watched.add(lfd)
-		}
-	}
+	_, lfd := rawConn(l)
+	watched.add(lfd)
 	var delay time.Duration
 	for {
 		watched.setWaiting(lfd, true)
@@ -157,17 +152,26 @@ func (s *Server) track(l *net.Listener, add bool) bool {
 	return true
 }
 
-func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
-	c := &conn{srv: s, nc: nc, fd: -1}
-	if sc, ok := nc.(interface {
-		SyscallConn() (syscallRawConn, error)
-	}); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
-			watched.add(c.fd)
-		}
+// rawConn returns the raw connection and descriptor behind a connection
+// or listener, or nil and -1 if it has none.
+func rawConn(x any) (syscall.RawConn, int) {
+	sc, ok := x.(syscall.Conn)
+	if !ok {
+		return nil, -1
 	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, -1
+	}
+	fd := -1
+	_ = rc.Control(func(f uintptr) { fd = int(f) })
+	return rc, fd
+}
+
+func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
+	c := &conn{srv: s, nc: nc}
+	c.rc, c.fd = rawConn(nc)
+	watched.add(c.fd)
 	c.tryReadFn = c.tryRead
 	c.peekFn = c.peek
 	s.mu.Lock()

@@ -387,11 +387,7 @@ func TestAcceptIsWatched(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); lfd < 0 || !watched.waiting(lfd); time.Sleep(10 * time.Millisecond) {
 		s.mu.Lock()
 		for l := range s.listeners {
-			rc, err := (*l).(syscall.Conn).SyscallConn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rc.Control(func(fd uintptr) { lfd = int(fd) })
+			_, lfd = rawConn(*l)
 		}
 		s.mu.Unlock()
 		if time.Now().After(deadline) {
@@ -405,12 +401,7 @@ func TestAcceptIsWatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	rc, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fd int
-	rc.Control(func(f uintptr) { fd = int(f) })
+	_, fd := rawConn(ln)
 	watched.add(fd)
 	watched.waitingWithBytes()
 	watched.setWaiting(fd, true)

@@ -110,7 +110,7 @@ func (w *watchSet) init() {
 	w.epfd = fd
 }
 
-// add watches a new connection's descriptor.
+// add watches a new connection's descriptor (none if fd is -1).
 func (w *watchSet) add(fd int) {
 	w.once.Do(w.init)
 	if w.epfd < 0 || fd < 0 || fd >= len(w.chunks)*watchChunk {
@@ -123,7 +123,7 @@ func (w *watchSet) add(fd int) {
 		}
 		w.mu.Unlock()
 	}
-	w.setWaiting(fd, false)
+	w.slot(fd).Store(false)
 	const edge = 1 << 31 // EPOLLET, which package syscall declares as a negative int
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | edge, Fd: int32(fd)}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err == syscall.EEXIST {
@@ -131,22 +131,27 @@ func (w *watchSet) add(fd int) {
 	}
 }
 
-// setWaiting records whether a connection waits in the netpoller.
-func (w *watchSet) setWaiting(fd int, on bool) {
+// slot is fd's waiting flag, nil for a descriptor that was never added.
+func (w *watchSet) slot(fd int) *atomic.Bool {
 	if fd < 0 || fd >= len(w.chunks)*watchChunk {
-		return
+		return nil
 	}
 	if ch := w.chunks[fd/watchChunk].Load(); ch != nil {
-		ch[fd%watchChunk].Store(on)
+		return &ch[fd%watchChunk]
+	}
+	return nil
+}
+
+// setWaiting records whether a connection waits in the netpoller.
+func (w *watchSet) setWaiting(fd int, on bool) {
+	if f := w.slot(fd); f != nil {
+		f.Store(on)
 	}
 }
 
 func (w *watchSet) waiting(fd int) bool {
-	if fd < 0 || fd >= len(w.chunks)*watchChunk {
-		return false
-	}
-	ch := w.chunks[fd/watchChunk].Load()
-	return ch != nil && ch[fd%watchChunk].Load()
+	f := w.slot(fd)
+	return f != nil && f.Load()
 }
 
 // waitingWithBytes reports whether a connection that waits in the
