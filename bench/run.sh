@@ -23,6 +23,8 @@ HTTPD_ACCESS_LOG=${HTTPD_ACCESS_LOG:-off}
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+# shellcheck source=lib.sh
+. "$REPO/bench/lib.sh"
 OUT=${OUT:-$REPO/bench/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
@@ -409,12 +411,8 @@ wrk_run() {
 	fi
 	record "$sc" "$s" "$round" "${rps:--}" req/s
 	if [[ $sc == 1k-* ]]; then
-		# wrk prints latencies as 850.00us, 1.23ms or 1.02s.
 		local p99
-		p99=$(awk '$1 == "99%" {
-			v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-			f = (u == "us") ? 0.001 : (u == "s") ? 1000 : 1
-			printf "%.3f", v * f }' "$raw")
+		p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$raw")")
 		[ "$rps" = - ] && p99=-
 		record "$sc-p99" "$s" "$round" "${p99:--}" ms
 	fi

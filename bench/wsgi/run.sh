@@ -46,6 +46,8 @@ SERVER_CPU=0
 CLIENT_CPU=1
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$repo/bench/lib.sh"
 work=$(mktemp -d /tmp/wsgi-bench.XXXXXX)
 chmod 755 "$work"
 declare -A PIDS=()
@@ -208,15 +210,6 @@ worker_rss() {
 	esac
 	[[ -z $pids ]] && { echo 0; return; }
 	ps -o rss= -p "$(echo $pids | tr ' ' ,)" | awk '{s+=$1; n++} END {printf "%d", (n ? s/n : 0)}'
-}
-
-# to_ms converts wrk latencies (like 1.23ms, 850.00us, 1.02s) to ms.
-to_ms() {
-	awk -v v="$1" 'BEGIN {
-		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-		else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-		else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-		else print v }'
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
