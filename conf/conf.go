@@ -14,7 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // Config is a decoded httpd.hcl.

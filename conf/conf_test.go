@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/conf"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // parse parses src as a config in dir (a temporary folder when dir is "")

@@ -10,7 +10,7 @@ import (
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // coreVHostAttrs are the vhost attributes the core itself owns; every

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 func init() {
@@ -38,7 +38,7 @@ func (h *hello) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostics
 func (h *hello) Provision(ctx context.Context, env *registry.Env) error { return nil }
 
 func (h *hello) Wrap(next registry.Handler) registry.Handler {
-	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return registry.MountFunc(func(w http.ResponseWriter, r *http.Request, m registry.Mount) error {
 		_, err := io.WriteString(w, h.greeting+", "+r.URL.Path+"\n")
 		return err
 	})

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"httpd/conf"
-	"httpd/modules/registry"
+	"httpd/registry"
 	"httpd/vhost/h1"
 	"httpd/vhost/h2"
 )

@@ -21,7 +21,7 @@ import (
 
 	"httpd/conf"
 	"httpd/internal/testutil"
-	"httpd/modules/registry"
+	"httpd/registry"
 	"httpd/vhost"
 )
 
@@ -92,7 +92,7 @@ func (p *probe) Cleanup() error {
 }
 
 func (p *probe) Wrap(next registry.Handler) registry.Handler {
-	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return registry.MountFunc(func(w http.ResponseWriter, r *http.Request, _ registry.Mount) error {
 		switch p.mode {
 		case "slow":
 			p.st.entered <- struct{}{}

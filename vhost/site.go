@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"httpd/conf"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // site is one vhost of a generation: its provisioned modules and the
@@ -32,7 +32,7 @@ type site struct {
 // mount is a PhaseMount stage and its prefix.
 type mount struct {
 	prefix  string
-	handler registry.Handler
+	handler registry.MountHandler
 }
 
 // router sends a request to the mount with the longest matching prefix,
@@ -45,8 +45,8 @@ type router struct {
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	p := r.URL.Path
 	for i := range rt.mounts {
-		if registry.MatchPrefix(rt.mounts[i].prefix, p) {
-			return rt.mounts[i].handler.ServeHTTP(w, r)
+		if m, ok := registry.MatchMount(rt.mounts[i].prefix, p); ok {
+			return rt.mounts[i].handler.ServeMount(w, r, m)
 		}
 	}
 	return rt.content.ServeHTTP(w, r)
@@ -85,7 +85,12 @@ func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Log
 		}
 		switch mb.Info.Phase {
 		case registry.PhaseMount:
-			rt.mounts = append(rt.mounts, mount{prefix: mb.Prefix(), handler: mb.Module.Wrap(notFound)})
+			mh, ok := mb.Module.Wrap(notFound).(registry.MountHandler)
+			if !ok {
+				st.cleanup()
+				return nil, fmt.Errorf("vhost %s: module %s is a mount but its handler is no registry.MountHandler", v.Name, mb.Info.Name)
+			}
+			rt.mounts = append(rt.mounts, mount{prefix: mb.Prefix(), handler: mh})
 		case registry.PhaseContent:
 			rt.content = mb.Module.Wrap(notFound)
 		default:

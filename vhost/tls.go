@@ -16,7 +16,7 @@ import (
 
 	"httpd/certs"
 	"httpd/conf"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // Folders under server.data_dir.

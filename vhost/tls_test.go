@@ -26,7 +26,7 @@ import (
 	"httpd/certs/pebbletest"
 	"httpd/conf"
 	"httpd/internal/testutil"
-	"httpd/modules/registry"
+	"httpd/registry"
 	"httpd/vhost"
 )
 

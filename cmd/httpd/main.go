@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/conf"
-	"httpd/modules/registry"
+	"httpd/registry"
 	"httpd/vhost"
 )
 

@@ -3,10 +3,16 @@
 package testutil
 
 import (
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"httpd/registry"
 )
 
 // SyncBuffer collects output, such as a server's log, that one goroutine
@@ -56,4 +62,33 @@ func Recv[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 		t.Fatalf("timed out after %v waiting for %s", d, what)
 		panic("unreachable")
 	}
+}
+
+// ParseBlock parses src, which must hold exactly one HCL block, and
+// returns that block; a parse error fails the test. The file is named
+// test.hcl in diagnostics.
+func ParseBlock(t testing.TB, src string) *hcl.Block {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parse: %s", diags.Error())
+	}
+	blocks := f.Body.(*hclsyntax.Body).Blocks
+	if len(blocks) != 1 {
+		t.Fatalf("want one block, got %d", len(blocks))
+	}
+	return blocks[0].AsHCLBlock()
+}
+
+// Mounted routes requests the way a vhost's router does for one mount
+// stage: a path under prefix goes to h, which must be a
+// registry.MountHandler, with what matched; any other path goes to next.
+func Mounted(prefix string, h, next registry.Handler) registry.Handler {
+	mh := h.(registry.MountHandler)
+	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if mt, ok := registry.MatchMount(prefix, r.URL.Path); ok {
+			return mh.ServeMount(w, r, mt)
+		}
+		return next.ServeHTTP(w, r)
+	})
 }

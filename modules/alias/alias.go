@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
-	"httpd/modules/static"
+	"httpd/internal/fileserver"
+	"httpd/registry"
 )
 
 func init() {
@@ -27,7 +26,7 @@ func init() {
 
 // schema is the alias block: path plus the static file server's options.
 var schema = &hcl.BodySchema{
-	Attributes: append([]hcl.AttributeSchema{{Name: "path", Required: true}}, static.OptionAttributes...),
+	Attributes: append([]hcl.AttributeSchema{{Name: "path", Required: true}}, fileserver.OptionAttributes...),
 }
 
 // Module is one alias block: it maps the URL prefix (the block's label)
@@ -36,8 +35,8 @@ type Module struct {
 	prefix    string
 	path      string    // absolute, resolved against server_root
 	pathRange hcl.Range // the path value, for diagnostics
-	opts      static.Options
-	fs        *static.FileServer
+	opts      fileserver.Options
+	fs        *fileserver.FileServer
 }
 
 // Decode reads the block. path is required and resolved against
@@ -58,7 +57,7 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 		}
 		m.path = dc.Path(p)
 	}
-	opts, d := static.DecodeOptions(content, dc)
+	opts, d := fileserver.DecodeOptions(content, dc)
 	m.opts = opts
 	return append(diags, d...)
 }
@@ -85,7 +84,7 @@ func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
 
 // Provision opens the aliased path.
 func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
-	s, err := static.NewFileServer(m.path, m.opts)
+	s, err := fileserver.New(m.path, m.opts)
 	if err != nil {
 		return fmt.Errorf("alias %s: %w", m.prefix, err)
 	}
@@ -97,22 +96,12 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 // URL path maps into path by static's rules. A missing file, or a request
 // outside the prefix, runs next.
 func (m *Module) Wrap(next registry.Handler) registry.Handler {
-	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		if !registry.MatchPrefix(m.prefix, r.URL.Path) {
-			return next.ServeHTTP(w, r)
-		}
-		return static.ServeOrNext(m.fs, w, r, m.rest(r.URL.Path), next)
+	return registry.MountFunc(func(w http.ResponseWriter, r *http.Request, mt registry.Mount) error {
+		// mt.Path keeps the slash that starts it: "/icons/" and
+		// "/icons/a/b" give "/a/b"; "/icons" and "/icons" give "" (the
+		// aliased path itself, without a trailing slash).
+		return fileserver.ServeOrNext(m.fs, w, r, mt.Path, next)
 	})
-}
-
-// rest is the part of urlPath below the prefix, keeping the slash that
-// starts it: "/icons/" and "/icons/a/b" give "/a/b"; "/icons" and
-// "/icons" give "" (the aliased path itself, without a trailing slash).
-func (m *Module) rest(urlPath string) string {
-	if strings.HasSuffix(m.prefix, "/") {
-		return urlPath[len(m.prefix)-1:]
-	}
-	return urlPath[len(m.prefix):]
 }
 
 // Cleanup closes the aliased path.

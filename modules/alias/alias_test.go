@@ -12,10 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-
-	"httpd/modules/registry"
+	"httpd/internal/testutil"
+	"httpd/registry"
 )
 
 // newTree makes a server root with an icons directory, a single file and
@@ -57,26 +55,13 @@ var next = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) err
 	return nil
 })
 
-func parseBlock(t *testing.T, src string) *hcl.Block {
-	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse: %s", diags.Error())
-	}
-	blocks := f.Body.(*hclsyntax.Body).Blocks
-	if len(blocks) != 1 {
-		t.Fatalf("want one block, got %d", len(blocks))
-	}
-	return blocks[0].AsHCLBlock()
-}
-
 // newHandler runs the whole lifecycle on src and returns the stage as an
 // http.Handler that writes returned errors as their status.
 func newHandler(t *testing.T, root, src string) (*Module, http.Handler) {
 	t.Helper()
 	dc := &registry.DecodeContext{ServerRoot: root, DocumentRoot: filepath.Join(root, "htdocs"), VHost: "test"}
 	m := new(Module)
-	if diags := m.Decode(parseBlock(t, src), dc); diags.HasErrors() {
+	if diags := m.Decode(testutil.ParseBlock(t, src), dc); diags.HasErrors() {
 		t.Fatalf("decode: %s", diags.Error())
 	}
 	if diags := m.Validate(dc); diags.HasErrors() {
@@ -86,7 +71,7 @@ func newHandler(t *testing.T, root, src string) (*Module, http.Handler) {
 		t.Fatalf("provision: %v", err)
 	}
 	t.Cleanup(func() { m.Cleanup() })
-	stage := m.Wrap(next)
+	stage := testutil.Mounted(m.prefix, m.Wrap(next), next)
 	return m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := stage.ServeHTTP(w, r); err != nil {
 			w.Header().Set("X-Test-Error", err.Error())
@@ -229,7 +214,7 @@ func TestDecodeValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dc := &registry.DecodeContext{ServerRoot: root, VHost: "test"}
 			m := new(Module)
-			diags := m.Decode(parseBlock(t, tt.src), dc)
+			diags := m.Decode(testutil.ParseBlock(t, tt.src), dc)
 			if !diags.HasErrors() {
 				diags = append(diags, m.Validate(dc)...)
 			}
@@ -249,7 +234,7 @@ func TestDecodeValidate(t *testing.T) {
 				if want := filepath.Join(root, tt.path); m.path != want {
 					t.Errorf("path %q, want %q", m.path, want)
 				}
-				if m.prefix != parseBlock(t, tt.src).Labels[0] {
+				if m.prefix != testutil.ParseBlock(t, tt.src).Labels[0] {
 					t.Errorf("prefix %q", m.prefix)
 				}
 				return

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // ServerSoftware is the value of SERVER_SOFTWARE, "name/version". The
@@ -235,10 +235,10 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	return nil
 }
 
-// Wrap returns the mount's handler. Requests outside the prefix go to
-// next.
+// Wrap returns the mount's handler. The router sends it only requests
+// under the prefix; a missing script is a 404 of its own.
 func (m *Module) Wrap(next registry.Handler) registry.Handler {
-	return &handler{m: m, next: next}
+	return registry.MountFunc((&handler{m: m}).ServeMount)
 }
 
 // Cleanup stops every running script (SIGTERM to its process group, then

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"httpd/internal/testutil"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 func TestDecode(t *testing.T) {

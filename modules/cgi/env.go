@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strconv"
 
-	"httpd/modules/gateway"
+	"httpd/internal/gateway"
 )
 
 // perRequestVars are the variables the server sets for every request; the

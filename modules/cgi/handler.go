@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"httpd/modules/gateway"
-	"httpd/modules/registry"
+	"httpd/internal/gateway"
+	"httpd/registry"
 )
 
 // StatusClientClosed is the status of errors for requests whose client
@@ -27,8 +27,7 @@ const StatusClientClosed = 499
 
 // handler serves the requests of one mount.
 type handler struct {
-	m    *Module
-	next registry.Handler
+	m *Module
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -36,14 +35,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // stdoutReaders holds the readers of the scripts' header blocks.
 var stdoutReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-// ServeHTTP runs the script the URL names. See the package doc for the
+// ServeMount runs the script the URL names. See the package doc for the
 // protocol; errors before the response starts carry the client's status.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+func (h *handler) ServeMount(w http.ResponseWriter, r *http.Request, mt registry.Mount) error {
 	m := h.m
-	if !registry.MatchPrefix(m.Prefix, r.URL.Path) {
-		return h.next.ServeHTTP(w, r)
-	}
-	s, err := m.resolve(r.URL.Path, r.URL.EscapedPath())
+	s, err := m.resolve(mt, r.URL.Path, r.URL.EscapedPath())
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"httpd/internal/testutil"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // childEnv marks the test binary running as a CGI script; the mount's
@@ -165,9 +165,10 @@ func (f *fixture) start(configure func(*httptest.Server)) {
 	if err := f.mod.Provision(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	h = f.mod.Wrap(registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	next := registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return registry.Errorf(http.StatusNotFound, "fallback: %s", r.URL.Path)
-	}))
+	})
+	h = testutil.Mounted(f.mod.Prefix, f.mod.Wrap(next), next)
 	f.h = h
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(serve))
 	if configure != nil {

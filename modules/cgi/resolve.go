@@ -11,17 +11,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
-// resolve maps the request's URL path to a script under m.Path. Every
-// failure is a *registry.StatusError (404 or 403) whose text says why,
-// for the error log.
-func (m *Module) resolve(urlPath, escapedPath string) (*script, error) {
-	rest := strings.TrimPrefix(urlPath, m.Prefix)
-	if !strings.HasSuffix(m.Prefix, "/") {
-		rest = strings.TrimPrefix(rest, "/")
-	}
+// resolve maps the request's URL path, which the router matched to mt,
+// to a script under m.Path. Every failure is a *registry.StatusError (404
+// or 403) whose text says why, for the error log.
+func (m *Module) resolve(mt registry.Mount, urlPath, escapedPath string) (*script, error) {
+	rest := strings.TrimPrefix(mt.Path, "/")
 	notFound := func(why string) error {
 		return registry.Error(404, fmt.Errorf("cgi %s: %s: %s", m.Path, urlPath, why))
 	}
@@ -49,7 +46,7 @@ func (m *Module) resolve(urlPath, escapedPath string) (*script, error) {
 	}
 	s := &script{
 		Name:     name,
-		URLName:  strings.TrimSuffix(m.Prefix, "/") + "/" + name,
+		URLName:  mt.ScriptName + "/" + name,
 		Filename: filepath.Join(m.Path, name),
 	}
 	if hasInfo {

@@ -9,23 +9,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"httpd/modules/registry"
+	"httpd/internal/testutil"
+	"httpd/registry"
 )
-
-func parseBlock(t *testing.T, src string) *hcl.Block {
-	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse: %s", diags.Error())
-	}
-	blocks := f.Body.(*hclsyntax.Body).Blocks
-	if len(blocks) != 1 {
-		t.Fatalf("want one block, got %d", len(blocks))
-	}
-	return blocks[0].AsHCLBlock()
-}
 
 // next stands for the rest of the pipeline.
 var next = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -36,7 +23,7 @@ var next = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) err
 func newHandler(t *testing.T, src string) http.Handler {
 	t.Helper()
 	m := new(Module)
-	if diags := m.Decode(parseBlock(t, src), &registry.DecodeContext{ServerRoot: "/srv"}); diags.HasErrors() {
+	if diags := m.Decode(testutil.ParseBlock(t, src), &registry.DecodeContext{ServerRoot: "/srv"}); diags.HasErrors() {
 		t.Fatalf("decode: %s", diags.Error())
 	}
 	if err := m.Provision(context.Background(), &registry.Env{}); err != nil {
@@ -191,7 +178,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := new(Module)
-			diags := m.Decode(parseBlock(t, tt.src), &registry.DecodeContext{ServerRoot: "/srv"})
+			diags := m.Decode(testutil.ParseBlock(t, tt.src), &registry.DecodeContext{ServerRoot: "/srv"})
 			var errs, warns []string
 			for _, d := range diags {
 				s := d.Summary + "; " + d.Detail

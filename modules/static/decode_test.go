@@ -1,6 +1,7 @@
 package static
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/internal/fileserver"
+	"httpd/internal/testutil"
+	"httpd/registry"
 )
 
 func TestRegistered(t *testing.T) {
@@ -31,17 +34,17 @@ func TestDecode(t *testing.T) {
 	tests := []struct {
 		name  string
 		src   string
-		want  Options
+		want  fileserver.Options
 		diags []string // parts of the diagnostics, in order
 	}{
-		{name: "defaults", src: `static {}`, want: Options{Index: []string{"index.html"}}},
+		{name: "defaults", src: `static {}`, want: fileserver.Options{Index: []string{"index.html"}}},
 		{name: "all set", src: `static {
 			index         = ["index.htm", "default.html"]
 			browse        = true
 			dotfiles      = true
 			cache_control = "public, max-age=3600"
-		}`, want: Options{Index: []string{"index.htm", "default.html"}, Browse: true, Dotfiles: true, CacheControl: "public, max-age=3600"}},
-		{name: "empty index", src: `static { index = [] }`, want: Options{Index: []string{}}},
+		}`, want: fileserver.Options{Index: []string{"index.htm", "default.html"}, Browse: true, Dotfiles: true, CacheControl: "public, max-age=3600"}},
+		{name: "empty index", src: `static { index = [] }`, want: fileserver.Options{Index: []string{}}},
 		{name: "misspelt attribute", src: `static { brwose = true }`, diags: []string{`test.hcl:1:10: Unsupported argument; An argument named "brwose" is not expected here. Did you mean "browse"?`}},
 		{name: "not a bool", src: `static { browse = "maybe" }`, diags: []string{"test.hcl:1:19: Invalid value for browse"}},
 		{name: "index not a list", src: `static { index = {a = 1} }`, diags: []string{"Invalid value for index"}},
@@ -60,7 +63,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := new(Module)
-			diags := m.Decode(parseBlock(t, tt.src), dc)
+			diags := m.Decode(testutil.ParseBlock(t, tt.src), dc)
 			got := diagStrings(diags)
 			if len(got) != len(tt.diags) {
 				t.Fatalf("diagnostics %q, want %d matching %q", got, len(tt.diags), tt.diags)
@@ -90,7 +93,7 @@ func TestDecodeImplicit(t *testing.T) {
 			if diags := m.Decode(tt.b, &registry.DecodeContext{}); len(diags) != 0 {
 				t.Fatalf("diagnostics: %s", diags.Error())
 			}
-			if !optionsEqual(m.opts, Options{Index: []string{"index.html"}}) {
+			if !optionsEqual(m.opts, fileserver.Options{Index: []string{"index.html"}}) {
 				t.Errorf("options %+v", m.opts)
 			}
 		})
@@ -121,7 +124,7 @@ func TestValidate(t *testing.T) {
 			m := new(Module)
 			var b *hcl.Block
 			if tt.block {
-				b = parseBlock(t, "static {}")
+				b = testutil.ParseBlock(t, "static {}")
 			}
 			if diags := m.Decode(b, dc); diags.HasErrors() {
 				t.Fatal(diags.Error())
@@ -135,8 +138,15 @@ func TestValidate(t *testing.T) {
 }
 
 func TestProvisionCleanupDescribe(t *testing.T) {
-	root, _ := newTree(t)
-	m := newModule(t, root, `static { browse = true }`)
+	root := t.TempDir()
+	dc := &registry.DecodeContext{ServerRoot: filepath.Dir(root), DocumentRoot: root, VHost: "test"}
+	m := new(Module)
+	if diags := m.Decode(testutil.ParseBlock(t, `static { browse = true }`), dc); diags.HasErrors() {
+		t.Fatalf("decode: %s", diags.Error())
+	}
+	if err := m.Provision(context.Background(), &registry.Env{VHost: "test", DocumentRoot: root}); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
 	if got, want := m.Describe(), "static "+root+" (browse on, dotfiles off, index index.html)"; got != want {
 		t.Errorf("Describe() = %q, want %q", got, want)
 	}
@@ -163,6 +173,6 @@ func diagStrings(diags hcl.Diagnostics) []string {
 	return out
 }
 
-func optionsEqual(a, b Options) bool {
+func optionsEqual(a, b fileserver.Options) bool {
 	return slices.Equal(a.Index, b.Index) && a.Browse == b.Browse && a.Dotfiles == b.Dotfiles && a.CacheControl == b.CacheControl
 }

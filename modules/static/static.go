@@ -11,7 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/internal/fileserver"
+	"httpd/registry"
 )
 
 func init() {
@@ -24,81 +25,19 @@ func init() {
 	})
 }
 
-// OptionAttributes is the schema of the attributes Options are decoded
-// from, for modules that embed the file server's settings (alias).
-var OptionAttributes = []hcl.AttributeSchema{
-	{Name: "index"},
-	{Name: "browse"},
-	{Name: "dotfiles"},
-	{Name: "cache_control"},
-	{Name: "cache"},
-	{Name: "cache_max_file"},
-	{Name: "cache_size"},
-}
-
-// DefaultIndex is the index list used when a block sets none.
-var DefaultIndex = []string{"index.html"}
-
-// DecodeOptions reads the attributes of OptionAttributes from a block's
-// content, with their defaults for absent ones. Index names must be plain
-// file names.
-func DecodeOptions(content *hcl.BodyContent, dc *registry.DecodeContext) (Options, hcl.Diagnostics) {
-	var o Options
-	var diags, d hcl.Diagnostics
-	o.Index, d = registry.StringList(content, "index", dc.Eval, DefaultIndex)
-	diags = append(diags, d...)
-	if attr, ok := content.Attributes["index"]; ok && !d.HasErrors() {
-		for _, name := range o.Index {
-			if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
-				diags = append(diags, registry.AttrError(attr, "Invalid index file name",
-					fmt.Sprintf("%q is not a file name: index lists names looked up in each directory, such as \"index.html\".", name)))
-			}
-		}
-	}
-	o.Browse, d = registry.Bool(content, "browse", dc.Eval, false)
-	diags = append(diags, d...)
-	o.Dotfiles, d = registry.Bool(content, "dotfiles", dc.Eval, false)
-	diags = append(diags, d...)
-	o.CacheControl, d = registry.String(content, "cache_control", dc.Eval, "")
-	diags = append(diags, d...)
-	if attr, ok := content.Attributes["cache_control"]; ok && strings.ContainsAny(o.CacheControl, "\r\n\x00") {
-		diags = append(diags, registry.AttrError(attr, "Invalid cache_control",
-			"cache_control is one header value and cannot hold line breaks."))
-	}
-	cacheOn, d := registry.Bool(content, "cache", dc.Eval, true)
-	diags = append(diags, d...)
-	o.Cache.Off = !cacheOn
-	for _, sz := range []struct {
-		name string
-		def  int64
-		dst  *int64
-	}{
-		{"cache_max_file", DefaultCacheMaxFile, &o.Cache.MaxFile},
-		{"cache_size", DefaultCacheSize, &o.Cache.Size},
-	} {
-		*sz.dst, d = registry.Size(content, sz.name, dc.Eval, sz.def)
-		diags = append(diags, d...)
-		if attr, ok := content.Attributes[sz.name]; ok && !d.HasErrors() && *sz.dst <= 0 {
-			diags = append(diags, registry.AttrError(attr, "Invalid "+sz.name,
-				sz.name+" must be more than 0 bytes; to turn the cache off, set cache = false."))
-		}
-	}
-	return o, diags
-}
-
 // Module is the static block: it serves the vhost's document_root. A vhost
 // with a document_root and no static block gets one with the defaults.
 type Module struct {
-	opts     Options
+	opts     fileserver.Options
 	defRange hcl.Range // the block, for diagnostics; zero for the implicit one
 	root     string    // document_root, set by Provision
-	fs       *FileServer
+	fs       *fileserver.FileServer
 }
 
 // Decode reads the block's attributes. A nil block (the implicit instance)
 // leaves the defaults.
 func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostics {
-	m.opts = Options{Index: DefaultIndex}
+	m.opts = fileserver.Options{Index: fileserver.DefaultIndex}
 	if dc != nil {
 		m.root = dc.DocumentRoot
 	}
@@ -106,8 +45,8 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 		return nil
 	}
 	m.defRange = b.DefRange
-	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: OptionAttributes})
-	opts, d := DecodeOptions(content, dc)
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: fileserver.OptionAttributes})
+	opts, d := fileserver.DecodeOptions(content, dc)
 	m.opts = opts
 	return append(diags, d...)
 }
@@ -143,11 +82,11 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	if m.root == "" {
 		return fmt.Errorf("static: vhost %s has no document_root", env.VHost)
 	}
-	s, err := NewFileServer(m.root, m.opts)
+	s, err := fileserver.New(m.root, m.opts)
 	if err != nil {
 		return err
 	}
-	if s.file != "" {
+	if s.IsFile() {
 		s.Close()
 		return fmt.Errorf("static %s: document_root is not a directory", m.root)
 	}
@@ -166,27 +105,8 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/") {
 			return registry.Errorf(http.StatusNotFound, "static: path %q is not absolute", r.URL.Path)
 		}
-		return ServeOrNext(m.fs, w, r, r.URL.Path, next)
+		return fileserver.ServeOrNext(m.fs, w, r, r.URL.Path, next)
 	})
-}
-
-// ServeOrNext calls s.Serve and, when the file is simply missing, hands
-// the request to next instead (when next is not nil).
-func ServeOrNext(s *FileServer, w http.ResponseWriter, r *http.Request, urlPath string, next registry.Handler) error {
-	err := s.Serve(w, r, urlPath)
-	if err != nil && next != nil && errors.Is(err, fs.ErrNotExist) && statusOf(err) == http.StatusNotFound {
-		return next.ServeHTTP(w, r)
-	}
-	return err
-}
-
-// statusOf is registry.StatusOf without its allocation in the common
-// case of a *registry.StatusError.
-func statusOf(err error) int {
-	if se, ok := err.(*registry.StatusError); ok {
-		return se.Status
-	}
-	return registry.StatusOf(err)
 }
 
 // Cleanup closes the document root.

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // decode parses src, a file holding one wsgi_script_alias block, and

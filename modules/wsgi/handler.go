@@ -13,12 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"httpd/modules/gateway"
-	"httpd/modules/registry"
+	"httpd/internal/gateway"
+	"httpd/registry"
 )
 
 // serve runs one request through a worker.
-func (m *Module) serve(w http.ResponseWriter, r *http.Request) error {
+func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount) error {
 	p := m.pool
 	if p == nil {
 		return registry.Errorf(503, "wsgi %s: no worker pool", m.Prefix)
@@ -40,7 +40,7 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ex := &exchange{m: m, c: c, w: w, r: r, declared: -1}
+	ex := &exchange{m: m, mount: mt, c: c, w: w, r: r, declared: -1}
 	var timedOut atomic.Bool
 	var timer *time.Timer
 	if m.RequestTimeout > 0 {
@@ -73,11 +73,12 @@ func bodyError(prefix string, err error) error {
 
 // exchange is one request's conversation with a worker thread.
 type exchange struct {
-	m  *Module
-	c  *conn
-	w  http.ResponseWriter
-	r  *http.Request
-	rc *http.ResponseController
+	m     *Module
+	mount registry.Mount // what the router matched
+	c     *conn
+	w     http.ResponseWriter
+	r     *http.Request
+	rc    *http.ResponseController
 
 	resp      response
 	gotHead   bool
@@ -153,16 +154,14 @@ func (ex *exchange) run(mode byte, body []byte) (err error, ok bool) {
 // pushed.
 func (ex *exchange) send(mode byte, body []byte) error {
 	m, r := ex.m, ex.r
-	scriptName := strings.TrimSuffix(m.Prefix, "/")
-	pathInfo := strings.TrimPrefix(r.URL.Path, scriptName)
 	b := appendFrameHeader(ex.c.out[:0], mode, 0)
 	pairs := 0
 	add := func(k, v string) {
 		b = appendPair(b, k, v)
 		pairs++
 	}
-	add("SCRIPT_NAME", scriptName)
-	add("PATH_INFO", pathInfo)
+	add("SCRIPT_NAME", ex.mount.ScriptName)
+	add("PATH_INFO", ex.mount.Path)
 	add("SCRIPT_FILENAME", m.Script)
 	add("DOCUMENT_ROOT", m.docRoot)
 	switch {

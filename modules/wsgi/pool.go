@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // Backoff bounds for restarting workers that crash or fail to load the

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 //go:embed worker.py
@@ -268,12 +267,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 // Wrap returns the handler of the mount. Requests outside the prefix go
 // to next.
 func (m *Module) Wrap(next registry.Handler) registry.Handler {
-	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		if !registry.MatchPrefix(m.Prefix, r.URL.Path) {
-			return next.ServeHTTP(w, r)
-		}
-		return m.serve(w, r)
-	})
+	return registry.MountFunc(m.serve)
 }
 
 // Cleanup stops the pool: requests in flight finish (up to StopGrace),

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"httpd/internal/testutil"
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // python is the interpreter the tests run workers with. The tests fail,
@@ -101,9 +101,10 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	if err := m.Provision(context.Background(), &registry.Env{Logger: logger, DocumentRoot: "/srv/www", VHost: "test"}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
-	h := m.Wrap(registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	next := registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return registry.Error(http.StatusNotFound, nil)
-	}))
+	})
+	h := testutil.Mounted(m.Prefix, m.Wrap(next), next)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<20)
 		tw := &trackWriter{ResponseWriter: w}

@@ -1,11 +1,11 @@
-package static
+package fileserver
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // TestOpenBeneathMatchesRoot opens every name of the test tree, and some

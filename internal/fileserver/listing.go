@@ -1,4 +1,4 @@
-package static
+package fileserver
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // entry is one row of a directory listing.

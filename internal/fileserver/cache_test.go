@@ -1,4 +1,4 @@
-package static
+package fileserver
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // shortSettle makes files cacheable soon after they are written, for the
@@ -174,7 +174,7 @@ func TestCacheFresh(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s, err := NewFileServer(root, Options{Index: DefaultIndex})
+			s, err := New(root, Options{Index: DefaultIndex})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +216,7 @@ func TestCacheFresh(t *testing.T) {
 func TestCacheUnsettled(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "f.txt"), "AAAA")
-	s, err := NewFileServer(root, Options{Index: DefaultIndex})
+	s, err := New(root, Options{Index: DefaultIndex})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestCacheLimits(t *testing.T) {
 		write(t, filepath.Join(root, name), strings.Repeat("x", size))
 	}
 	time.Sleep(wait)
-	s, err := NewFileServer(root, Options{Cache: CacheOptions{MaxFile: 1000, Size: 1000 + 3*256 + 2*20}})
+	s, err := New(root, Options{Cache: CacheOptions{MaxFile: 1000, Size: 1000 + 3*256 + 2*20}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestCacheLimits(t *testing.T) {
 		t.Errorf("cache holds %d bytes, more than its size %d", s.cache.used, s.cache.size)
 	}
 
-	off, err := NewFileServer(root, Options{Cache: CacheOptions{Off: true}})
+	off, err := New(root, Options{Cache: CacheOptions{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,12 +282,12 @@ func TestCacheSameAsServeContent(t *testing.T) {
 	root, _ := newTree(t)
 	// newTree sets every time to modTime; its ctime is now.
 	time.Sleep(wait)
-	cached, err := NewFileServer(root, Options{Index: DefaultIndex, CacheControl: "max-age=60"})
+	cached, err := New(root, Options{Index: DefaultIndex, CacheControl: "max-age=60"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cached.Close()
-	plain, err := NewFileServer(root, Options{Index: DefaultIndex, CacheControl: "max-age=60", Cache: CacheOptions{Off: true}})
+	plain, err := New(root, Options{Index: DefaultIndex, CacheControl: "max-age=60", Cache: CacheOptions{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestCacheHitAllocs(t *testing.T) {
 	wait := shortSettle(t)
 	root, _ := newTree(t)
 	time.Sleep(wait)
-	s, err := NewFileServer(root, Options{Index: DefaultIndex})
+	s, err := New(root, Options{Index: DefaultIndex})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestCacheConcurrent(t *testing.T) {
 	versions := []string{strings.Repeat("a", 3000), strings.Repeat("b", 3000), strings.Repeat("c", 2000)}
 	write(t, filepath.Join(root, "f.txt"), versions[0])
 	time.Sleep(wait)
-	s, err := NewFileServer(root, Options{Cache: CacheOptions{Size: 8 << 10}})
+	s, err := New(root, Options{Cache: CacheOptions{Size: 8 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}

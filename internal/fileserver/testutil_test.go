@@ -1,10 +1,8 @@
-package static
+package fileserver
 
 import (
-	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,9 +12,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"httpd/modules/registry"
+	"httpd/internal/testutil"
+	"httpd/registry"
 )
 
 // modTime is the modification time of every fixture file.
@@ -123,42 +121,38 @@ var notFound = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 	return registry.Error(http.StatusNotFound, errors.New("next: not found"))
 })
 
-// newModule decodes src (a static block or ""), validates and provisions
-// a static module over root.
-func newModule(t *testing.T, root, src string) *Module {
-	t.Helper()
-	dc := &registry.DecodeContext{ServerRoot: filepath.Dir(root), DocumentRoot: root, VHost: "test"}
-	m := new(Module)
-	var b *hcl.Block
-	if src != "" {
-		b = parseBlock(t, src)
-	}
-	if diags := m.Decode(b, dc); diags.HasErrors() {
-		t.Fatalf("decode: %s", diags.Error())
-	}
-	if diags := m.Validate(dc); diags.HasErrors() {
-		t.Fatalf("validate: %s", diags.Error())
-	}
-	env := &registry.Env{Logger: slog.New(slog.DiscardHandler), VHost: "test", DocumentRoot: root}
-	if err := m.Provision(context.Background(), env); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	t.Cleanup(func() { m.Cleanup() })
-	return m
+// testServer is a FileServer mounted the way the static module mounts
+// document_root: the whole URL path maps into the root.
+type testServer struct{ fs *FileServer }
+
+// Wrap returns the handler serving r.URL.Path, with next for missing
+// files.
+func (ts testServer) Wrap(next registry.Handler) registry.Handler {
+	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return ServeOrNext(ts.fs, w, r, r.URL.Path, next)
+	})
 }
 
-// parseBlock parses one block from src.
-func parseBlock(t *testing.T, src string) *hcl.Block {
+// newModule decodes src (a block of file server options, or "") and opens
+// a FileServer over root with them.
+func newModule(t *testing.T, root, src string) testServer {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse: %s", diags.Error())
+	dc := &registry.DecodeContext{ServerRoot: filepath.Dir(root), DocumentRoot: root, VHost: "test"}
+	opts := Options{Index: DefaultIndex}
+	if src != "" {
+		content, diags := testutil.ParseBlock(t, src).Body.Content(&hcl.BodySchema{Attributes: OptionAttributes})
+		o, d := DecodeOptions(content, dc)
+		if diags = append(diags, d...); diags.HasErrors() {
+			t.Fatalf("decode: %s", diags.Error())
+		}
+		opts = o
 	}
-	blocks := f.Body.(*hclsyntax.Body).Blocks
-	if len(blocks) != 1 {
-		t.Fatalf("want one block, got %d", len(blocks))
+	s, err := New(root, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
 	}
-	return blocks[0].AsHCLBlock()
+	t.Cleanup(func() { s.Close() })
+	return testServer{s}
 }
 
 // readerFromRecorder is a ResponseRecorder that, like net/http's own

@@ -1,4 +1,4 @@
-package static
+package fileserver
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"httpd/modules/registry"
+	"httpd/registry"
 )
 
 // Options are the settings a FileServer shares between static and alias.
@@ -56,10 +56,10 @@ type FileServer struct {
 	cacheControl []string
 }
 
-// NewFileServer opens root, a directory or a regular file. For a file, the
+// New opens root, a directory or a regular file. For a file, the
 // FileServer serves that file for the mount's own URL and 404 for every
 // path below it.
-func NewFileServer(root string, opts Options) (*FileServer, error) {
+func New(root string, opts Options) (*FileServer, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("static %s: %w", root, err)
@@ -99,6 +99,10 @@ func (s *FileServer) open(name string) (*os.File, error) {
 	}
 	return s.root.Open(name)
 }
+
+// IsFile reports whether the server serves one regular file rather than a
+// directory.
+func (s *FileServer) IsFile() bool { return s.file != "" }
 
 // Root returns the directory or file the server was opened on.
 func (s *FileServer) Root() string { return s.dir }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -70,7 +71,9 @@ type Module interface {
 	Provision(ctx context.Context, env *Env) error
 	// Wrap returns the stage's handler. For PhaseMount and PhaseContent
 	// modules next is what runs when the stage has nothing to serve; for
-	// others it is the rest of the pipeline.
+	// others it is the rest of the pipeline. The handler of a PhaseMount
+	// module must be a MountHandler: the router calls its ServeMount, only
+	// for requests under the module's prefix, with what it matched.
 	Wrap(next Handler) Handler
 }
 
@@ -130,6 +133,52 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // ServeHTTP calls f(w, r).
 func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// Mount is what the router matched for a PhaseMount stage.
+type Mount struct {
+	// Prefix is the mount's URL prefix, the block's label.
+	Prefix string
+	// ScriptName is Prefix without its trailing slash ("" for "/"): the
+	// part of the path that names the mount, as gateways pass it in
+	// SCRIPT_NAME.
+	ScriptName string
+	// Path is the rest of the request's path after ScriptName: empty, or
+	// starting with "/". "/cgi-bin/" and "/cgi-bin/a/b" give "/a/b";
+	// "/app" and "/app" give "".
+	Path string
+}
+
+// MatchMount reports whether urlPath falls under the mount prefix (see
+// MatchPrefix) and, if so, how it splits.
+func MatchMount(prefix, urlPath string) (Mount, bool) {
+	if !MatchPrefix(prefix, urlPath) {
+		return Mount{}, false
+	}
+	script := strings.TrimSuffix(prefix, "/")
+	return Mount{Prefix: prefix, ScriptName: script, Path: urlPath[len(script):]}, true
+}
+
+// MountHandler is the handler of a PhaseMount stage.
+type MountHandler interface {
+	Handler
+	// ServeMount serves r, which the router matched to m.
+	ServeMount(w http.ResponseWriter, r *http.Request, m Mount) error
+}
+
+// MountFunc adapts a function to MountHandler.
+type MountFunc func(w http.ResponseWriter, r *http.Request, m Mount) error
+
+// ServeMount calls f(w, r, m).
+func (f MountFunc) ServeMount(w http.ResponseWriter, r *http.Request, m Mount) error {
+	return f(w, r, m)
+}
+
+// ServeHTTP serves r as if the mount's prefix were "/", so that the whole
+// path is below it. The router never calls it; it makes a MountFunc a
+// Handler that Wrap can return.
+func (f MountFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	return f(w, r, Mount{Prefix: "/", Path: r.URL.Path})
+}
 
 var (
 	mu      sync.RWMutex // guards modules

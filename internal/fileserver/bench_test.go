@@ -1,4 +1,4 @@
-package static
+package fileserver
 
 import (
 	"net/http"
@@ -23,7 +23,7 @@ func benchServe(b *testing.B, opts Options, target string, settle bool) {
 	if settle {
 		time.Sleep(shortSettle(b))
 	}
-	s, err := NewFileServer(root, opts)
+	s, err := New(root, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -91,6 +91,39 @@ func TestRegistryMatchPrefix(t *testing.T) {
 	}
 }
 
+func TestRegistryMatchMount(t *testing.T) {
+	tests := []struct {
+		prefix, path     string
+		ok               bool
+		scriptName, rest string
+	}{
+		{"/", "/", true, "", "/"},
+		{"/", "/a/b", true, "", "/a/b"},
+		{"/app", "/app", true, "/app", ""},
+		{"/app", "/app/", true, "/app", "/"},
+		{"/app", "/app/x/y", true, "/app", "/x/y"},
+		{"/app", "/apple", false, "", ""},
+		{"/cgi-bin/", "/cgi-bin/", true, "/cgi-bin", "/"},
+		{"/cgi-bin/", "/cgi-bin/x.cgi/info", true, "/cgi-bin", "/x.cgi/info"},
+		{"/cgi-bin/", "/cgi-bin", false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix+" "+tt.path, func(t *testing.T) {
+			m, ok := MatchMount(tt.prefix, tt.path)
+			want := Mount{}
+			if tt.ok {
+				want = Mount{Prefix: tt.prefix, ScriptName: tt.scriptName, Path: tt.rest}
+			}
+			if ok != tt.ok || m != want {
+				t.Errorf("MatchMount(%q, %q) = %+v, %v; want %+v, %v", tt.prefix, tt.path, m, ok, want, tt.ok)
+			}
+			if ok && m.ScriptName+m.Path != tt.path {
+				t.Errorf("ScriptName+Path = %q, want the whole path %q", m.ScriptName+m.Path, tt.path)
+			}
+		})
+	}
+}
+
 func TestRegistryCheckPrefix(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package static
+package fileserver
 
 import (
 	"errors"
