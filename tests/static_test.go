@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"mime"
@@ -154,7 +155,7 @@ func TestStaticMethods(t *testing.T) {
 		t.Errorf("raw HEAD sent a body: %q", raw)
 	}
 
-	for _, method := range []string{"POST", "PUT", "DELETE", "OPTIONS", "PATCH"} {
+	for _, method := range []string{"POST", "PUT", "DELETE", "PATCH"} {
 		t.Run(method, func(t *testing.T) {
 			req, _ := http.NewRequest(method, "http://"+srv.Addr+"/hello.txt", strings.NewReader(""))
 			req.Host = "s.test"
@@ -163,11 +164,57 @@ func TestStaticMethods(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+			if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
 				t.Errorf("%s: %d, Allow %q", method, resp.StatusCode, resp.Header.Get("Allow"))
 			}
 		})
 	}
+}
+
+// TestStaticOptions: OPTIONS on a file or folder is 204 with Allow and no
+// body (SPEC §5); on a missing or hidden path it is the 404 GET would
+// get; "OPTIONS *" is the server's to answer, 200 with an empty body.
+func TestStaticOptions(t *testing.T) {
+	t.Parallel()
+	_, srv := staticSite(t)
+	tests := []struct {
+		name, path string
+		status     int
+		allow      string
+	}{
+		{"file", "/hello.txt", 204, "GET, HEAD, OPTIONS"},
+		{"index folder", "/docs/", 204, "GET, HEAD, OPTIONS"},
+		{"folder without slash", "/docs", 204, "GET, HEAD, OPTIONS"},
+		{"root", "/", 204, "GET, HEAD, OPTIONS"},
+		{"missing", "/nope.txt", 404, ""},
+		{"dotfile", "/.env", 404, ""},
+		{"symlink out", "/escape.txt", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := coreRaw(t, srv.Addr, "OPTIONS "+tt.path+" HTTP/1.1\r\nHost: s.test\r\nConnection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+			if err != nil {
+				t.Fatalf("%v: %q", err, raw)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || resp.Header.Get("Allow") != tt.allow {
+				t.Fatalf("OPTIONS %s: %d, Allow %q; want %d, %q\n%s", tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.status, tt.allow, raw)
+			}
+			if tt.status == 204 && (len(body) != 0 || resp.Header.Get("Content-Type") != "" || resp.Header.Get("Location") != "") {
+				t.Errorf("OPTIONS %s: a 204 with more than Allow:\n%s", tt.path, raw)
+			}
+			if strings.Contains(raw, staticSecret) {
+				t.Errorf("OPTIONS %s leaked the secret", tt.path)
+			}
+		})
+	}
+	t.Run("asterisk", func(t *testing.T) {
+		raw := coreRaw(t, srv.Addr, "OPTIONS * HTTP/1.1\r\nHost: s.test\r\nConnection: close\r\n\r\n")
+		if !strings.HasPrefix(raw, "HTTP/1.1 200 ") || !strings.HasSuffix(raw, "\r\n\r\n") {
+			t.Errorf("OPTIONS *: %q", raw)
+		}
+	})
 }
 
 func TestStaticConditional(t *testing.T) {

@@ -122,44 +122,48 @@ func (s *FileServer) Close() error {
 	return errors.Join(s.root.Close(), derr)
 }
 
-// Serve answers a GET or HEAD request for urlPath, the request's decoded
-// path below the server's root: "" or "/" is the root itself, and a
-// trailing slash asks for a directory. The caller strips any mount prefix;
-// r.URL is still the full request URL, used for the slash redirect and the
+// Allow is the Allow header of every file server answer that has one: the
+// 204 to OPTIONS and the 405 to any other method but GET and HEAD.
+const Allow = "GET, HEAD, OPTIONS"
+
+// Serve answers a request for urlPath, the request's decoded path below
+// the server's root: "" or "/" is the root itself, and a trailing slash
+// asks for a directory. The caller strips any mount prefix; r.URL is
+// still the full request URL, used for the slash redirect and the
 // listing's title.
 //
+// GET and HEAD get the resource; OPTIONS gets 204 with Allow when the
+// path names a file or directory that GET could reach (else the same
+// error GET would get); every other method gets 405.
+//
 // Serve writes the response only when it has one: a file (200, 206, 304,
-// 412 or 416, through http.ServeContent), a listing, or a 301 to the slash
-// form of a directory URL. Otherwise it writes nothing and returns a
-// *registry.StatusError: 405 (with an Allow header set on w), 404 for a
-// path that is rejected, hidden or missing, 403 for a directory without
-// index or listing or an unreadable file, 500 when the system fails. A 404
-// for a plain missing file also matches errors.Is(err, fs.ErrNotExist).
+// 412 or 416, through http.ServeContent), a listing, a 301 to the slash
+// form of a directory URL, or the 204 to OPTIONS. Otherwise it writes
+// nothing and returns a *registry.StatusError: 405 (with an Allow header
+// set on w), 404 for a path that is rejected, hidden or missing, 403 for
+// a directory without index or listing or an unreadable file, 500 when
+// the system fails. A 404 for a plain missing file also matches
+// errors.Is(err, fs.ErrNotExist).
 func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath string) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		return s.options(w, r, urlPath)
+	default:
+		w.Header().Set("Allow", Allow)
 		return registry.Errorf(http.StatusMethodNotAllowed, "static: method %s not allowed", r.Method)
 	}
-	if hasEncodedSlash(r.URL.EscapedPath()) {
-		return registry.Errorf(http.StatusNotFound, "static: encoded slash in %q", r.URL.EscapedPath())
-	}
-	rel, ok := CleanPath(urlPath)
-	if !ok {
-		return registry.Errorf(http.StatusNotFound, "static: rejected path %q", urlPath)
+	rel, err := s.check(r, urlPath)
+	if err != nil {
+		return err
 	}
 	if s.file != "" {
-		if rel != "." {
-			return registry.Error(http.StatusNotFound, fmt.Errorf("static %s: %q is below a file: %w", s.file, urlPath, fs.ErrNotExist))
-		}
 		f, err := os.Open(s.file)
 		if err != nil {
 			return openError(s.file, err)
 		}
 		defer f.Close()
 		return s.serveFile(w, r, f, s.file)
-	}
-	if !s.opts.Dotfiles && Hidden(rel) {
-		return registry.Errorf(http.StatusNotFound, "static: hidden path %q", rel)
 	}
 	slash := strings.HasSuffix(urlPath, "/")
 	if s.cache != nil {
@@ -224,6 +228,59 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 		return registry.Errorf(http.StatusForbidden, "static %s: directory has no index file and browse is off", rel)
 	}
 	return s.list(w, r, f, rel)
+}
+
+// check maps urlPath to a name below the root, as CleanPath does, or
+// returns the 404 for a path that is rejected, hidden, or below the
+// single file a file server serves.
+func (s *FileServer) check(r *http.Request, urlPath string) (string, error) {
+	if hasEncodedSlash(r.URL.EscapedPath()) {
+		return "", registry.Errorf(http.StatusNotFound, "static: encoded slash in %q", r.URL.EscapedPath())
+	}
+	rel, ok := CleanPath(urlPath)
+	if !ok {
+		return "", registry.Errorf(http.StatusNotFound, "static: rejected path %q", urlPath)
+	}
+	if s.file != "" {
+		if rel != "." {
+			return "", registry.Error(http.StatusNotFound, fmt.Errorf("static %s: %q is below a file: %w", s.file, urlPath, fs.ErrNotExist))
+		}
+		return rel, nil
+	}
+	if !s.opts.Dotfiles && Hidden(rel) {
+		return "", registry.Errorf(http.StatusNotFound, "static: hidden path %q", rel)
+	}
+	return rel, nil
+}
+
+// options answers OPTIONS for urlPath: 204 with Allow when it names a
+// file or directory, else the error GET would get for a path that is not
+// there (404, or 403 when it cannot be opened).
+func (s *FileServer) options(w http.ResponseWriter, r *http.Request, urlPath string) error {
+	rel, err := s.check(r, urlPath)
+	if err != nil {
+		return err
+	}
+	name, fi := s.file, fs.FileInfo(nil)
+	if s.file != "" {
+		fi, err = os.Stat(s.file)
+	} else {
+		name = rel
+		var f *os.File
+		if f, err = s.open(rel); err == nil {
+			fi, err = f.Stat()
+			f.Close()
+		}
+	}
+	if err != nil {
+		return openError(name, err)
+	}
+	if s.file == "" && !fi.IsDir() && strings.HasSuffix(urlPath, "/") {
+		return registry.Error(http.StatusNotFound, fmt.Errorf("static %s: not a directory: %w", rel, fs.ErrNotExist))
+	}
+	w.Header().Set("Allow", Allow)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // fill caches the open file f, named name below the root, under key (the

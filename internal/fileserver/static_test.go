@@ -60,10 +60,24 @@ func TestServe(t *testing.T) {
 			wantHdr: map[string]string{"Content-Type": "text/plain; charset=utf-8", "Content-Length": "13", "Last-Modified": lastMod, "Accept-Ranges": "bytes"}},
 		{name: "head", method: "HEAD", target: "/hello.txt", status: 200, body: "",
 			wantHdr: map[string]string{"Content-Type": "text/plain; charset=utf-8", "Content-Length": "13", "Last-Modified": lastMod}},
-		{name: "post", method: "POST", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD"}},
-		{name: "put", method: "PUT", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD"}},
-		{name: "delete", method: "DELETE", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD"}},
-		{name: "options", method: "OPTIONS", target: "/", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD"}},
+		{name: "post", method: "POST", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "put", method: "PUT", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "delete", method: "DELETE", target: "/hello.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "patch on a missing file", method: "PATCH", target: "/missing.txt", status: 405, body: "*", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+
+		// OPTIONS (SPEC §5): 204 with Allow for what GET could reach,
+		// else the error GET would get.
+		{name: "options file", method: "OPTIONS", target: "/hello.txt", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS", "Content-Type": "", "Etag": ""}},
+		{name: "options root", method: "OPTIONS", target: "/", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options dir", method: "OPTIONS", target: "/sub/", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options dir without slash", method: "OPTIONS", target: "/sub", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS", "Location": ""}},
+		{name: "options dir without index", method: "OPTIONS", target: "/browse/", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options missing runs next", method: "OPTIONS", target: "/missing.txt", status: 404, body: "*", errHas: "next: not found"},
+		{name: "options file with trailing slash", method: "OPTIONS", target: "/hello.txt/", status: 404, body: "*", wantHdr: map[string]string{"Allow": ""}},
+		{name: "options dot-file", method: "OPTIONS", target: "/.secret", status: 404, body: "*", errHas: "hidden", wantHdr: map[string]string{"Allow": ""}},
+		{name: "options dotdot", method: "OPTIONS", target: "/../outside/secret.txt", status: 404, body: "*", errHas: "rejected"},
+		{name: "options encoded slash", method: "OPTIONS", target: "/sub%2fpage.html", status: 404, body: "*", errHas: "encoded slash"},
+		{name: "options symlink out", method: "OPTIONS", target: "/link-out.txt", status: 404, body: "*", wantHdr: map[string]string{"Allow": ""}},
 
 		// Directories.
 		{name: "root index", target: "/", status: 200, body: "<h1>home</h1>\n", wantHdr: map[string]string{"Content-Type": "text/html; charset=utf-8"}},

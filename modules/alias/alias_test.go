@@ -105,7 +105,11 @@ func TestAlias(t *testing.T) {
 	}{
 		{name: "file", block: dirSlash, target: "/icons/a.png", status: 200, body: "png", wantHdr: map[string]string{"Content-Type": "image/png", "Accept-Ranges": "bytes"}},
 		{name: "head", block: dirSlash, method: "HEAD", target: "/icons/a.png", status: 200, body: "", wantHdr: map[string]string{"Content-Length": "3"}},
-		{name: "post", block: dirSlash, method: "POST", target: "/icons/a.png", status: 405, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD"}},
+		{name: "post", block: dirSlash, method: "POST", target: "/icons/a.png", status: 405, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options", block: dirSlash, method: "OPTIONS", target: "/icons/a.png", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options missing runs next", block: dirSlash, method: "OPTIONS", target: "/icons/nope.png", status: 200, body: "next"},
+		{name: "options single file", block: file, method: "OPTIONS", target: "/favicon.ico", status: 204, body: "", wantHdr: map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
+		{name: "options below a single file", block: file, method: "OPTIONS", target: "/favicon.ico/x", status: 200, body: "next"},
 		{name: "nested", block: dirSlash, target: "/icons/sub/b.gif", status: 200, body: "gif", wantHdr: map[string]string{"Content-Type": "image/gif"}},
 		{name: "range", block: dirSlash, target: "/icons/text.txt", hdr: map[string]string{"Range": "bytes=2-4"}, status: 206, body: "234"},
 		{name: "dir redirect", block: dirSlash, target: "/icons/sub?x=1", status: 301, body: "*", wantHdr: map[string]string{"Location": "/icons/sub/?x=1"}},
