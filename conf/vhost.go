@@ -202,6 +202,7 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 			}
 			mounts[mb.Prefix()] = mb
 		}
+		validate := true
 		if info.Phase == registry.PhaseContent {
 			if content != nil {
 				diags = append(diags, &hcl.Diagnostic{
@@ -213,32 +214,24 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 				continue
 			}
 			content = mb
-			if dc.DocumentRoot == "" {
+			switch {
+			case dc.DocumentRoot == "":
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "No document_root",
 					Detail:   fmt.Sprintf("The %s block serves document_root, but vhost %q sets none: add document_root = \"htdocs\".", b.Type, v.Name),
 					Subject:  b.DefRange.Ptr(),
 				})
-				continue
-			}
-			if !isDir(dc.DocumentRoot) {
-				continue // decodeVHost reported it, pointing at document_root
+				validate = false // it could only say the same again
+			case !isDir(dc.DocumentRoot):
+				validate = false // decodeVHost reported it, pointing at document_root
 			}
 		}
-		ds := mb.Module.Decode(b, dc)
+		ds := decodeModule(mb.Module, b, dc, validate)
 		diags = append(diags, ds...)
-		if ds.HasErrors() {
-			continue
+		if !ds.HasErrors() && validate {
+			v.Modules = append(v.Modules, mb)
 		}
-		if val, ok := mb.Module.(registry.Validator); ok {
-			ds = val.Validate(dc)
-			diags = append(diags, ds...)
-			if ds.HasErrors() {
-				continue
-			}
-		}
-		v.Modules = append(v.Modules, mb)
 	}
 	if content == nil && dc.DocumentRoot != "" && isDir(dc.DocumentRoot) {
 		for _, info := range registry.Modules() {
@@ -248,10 +241,7 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 			// A block with an empty body gives the module its defaults.
 			b := &hcl.Block{Type: info.Name, Body: hcl.EmptyBody(), DefRange: v.DefRange, TypeRange: v.DefRange}
 			mb := &ModuleBlock{Info: info, Module: info.New(), DefRange: v.DefRange}
-			ds := mb.Module.Decode(b, dc)
-			if val, ok := mb.Module.(registry.Validator); ok && !ds.HasErrors() {
-				ds = append(ds, val.Validate(dc)...)
-			}
+			ds := decodeModule(mb.Module, b, dc, true)
 			diags = append(diags, ds...)
 			if !ds.HasErrors() {
 				v.Modules = append(v.Modules, mb)
@@ -261,6 +251,55 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 	}
 	sort.SliceStable(v.Modules, func(i, j int) bool { return v.Modules[i].Info.Phase < v.Modules[j].Info.Phase })
 	return diags
+}
+
+// decodeModule decodes one block with its module and, when validate is
+// set, validates it, so that one pass reports every problem of the block
+// (SPEC §1): Validate runs also after Decode reported errors. A module
+// whose Decode failed keeps the defaults of what it could not read, and
+// its Validators check only what was set, so what Validate finds is
+// still worth reporting, except where Decode already pointed: a Validate
+// diagnostic about the same attribute as a Decode error, or about the
+// block's header when Decode found a required attribute missing there,
+// would only say the same thing again, and is left out.
+func decodeModule(m registry.Module, b *hcl.Block, dc *registry.DecodeContext, validate bool) hcl.Diagnostics {
+	diags := m.Decode(b, dc)
+	val, ok := m.(registry.Validator)
+	if !ok || !validate {
+		return diags
+	}
+	// The header runs from the block type to the opening brace, where
+	// HCL reports a missing required attribute.
+	header := hcl.RangeBetween(b.DefRange, b.Body.MissingItemRange())
+	decoded := diags
+	for _, vd := range val.Validate(dc) {
+		if !samePlace(vd, decoded, header) {
+			diags = append(diags, vd)
+		}
+	}
+	return diags
+}
+
+// samePlace reports whether d points where one of the errors in prev
+// points: at overlapping ranges, or both at the block's header.
+func samePlace(d *hcl.Diagnostic, prev hcl.Diagnostics, header hcl.Range) bool {
+	if d.Subject == nil {
+		return false
+	}
+	for _, p := range prev {
+		if p.Severity != hcl.DiagError || p.Subject == nil {
+			continue
+		}
+		if touches(*d.Subject, *p.Subject) || touches(*d.Subject, header) && touches(*p.Subject, header) {
+			return true
+		}
+	}
+	return false
+}
+
+// touches reports whether two ranges of one file overlap or meet.
+func touches(a, b hcl.Range) bool {
+	return a.Filename == b.Filename && a.Start.Byte <= b.End.Byte && b.Start.Byte <= a.End.Byte
 }
 
 // isDir reports whether path is an existing directory.

@@ -1,0 +1,5 @@
+vhost "example.com" {
+  static {
+    browse = "yes"
+  }
+}
