@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, vhost.Describe(cfg))
 		return 0
 	}
-	return serveConfig(cfg, func() (*conf.Config, hcl.Diagnostics) { return conf.Load(*file) }, stderr)
+	return serveConfig(cfg, func() (*conf.Config, hcl.Diagnostics) { return conf.Load(*file) }, stderr, nil)
 }
 
 // parseInterspersed parses flags that may come before or after
@@ -138,8 +138,9 @@ func diagLine(d *hcl.Diagnostic) string {
 }
 
 // serveConfig runs the server until SIGTERM or SIGINT; SIGHUP reloads the
-// config with load.
-func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), stderr io.Writer) int {
+// config with load. started, when not nil, is called once the listeners
+// are bound.
+func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), stderr io.Writer, started func(*vhost.Server)) int {
 	logs := newLogs(stderr)
 	if err := logs.apply(cfg.Log); err != nil {
 		fmt.Fprintf(stderr, "httpd: %v\n", err)
@@ -167,6 +168,9 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		return 1
+	}
+	if started != nil {
+		started(srv)
 	}
 	log.Info("httpd started", "version", version, "config", cfg.File, "pid", os.Getpid())
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/conf"
+	"httpd/vhost"
 )
 
 // runServe is the zero-config mode: serve a folder like
@@ -48,13 +49,23 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		printDiags(stderr, cfg, diags)
 		return 1
 	}
-	host := *bind
-	if host == "" {
-		host = "0.0.0.0"
+	return serveConfig(cfg, load, stderr, func(srv *vhost.Server) {
+		for _, addr := range srv.Addrs() {
+			fmt.Fprintln(stdout, servingLine(addr))
+		}
+	})
+}
+
+// servingLine is what serve mode prints once it listens on addr, the
+// bound address, as python -m http.server does: "Serving HTTP on ::
+// port 8000 (http://[::]:8000/) ...". A port of 0 has become the one the
+// system chose; no -b gives "::" (or "0.0.0.0" without IPv6).
+func servingLine(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "Serving HTTP on " + addr + " ..."
 	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(*port)) + "/"
-	fmt.Fprintf(stdout, "Serving HTTP on %s port %d (%s) ...\n", host, *port, url)
-	return serveConfig(cfg, load, stderr)
+	return fmt.Sprintf("Serving HTTP on %s port %s (http://%s/) ...", host, port, addr)
 }
 
 // serveConfigText writes the config that serve mode runs.
