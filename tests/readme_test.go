@@ -309,3 +309,72 @@ func moduleHas(typ, attr string) bool {
 	}
 	return true
 }
+
+// layoutRow is a row of the README's Layout table.
+var layoutRow = regexp.MustCompile("(?m)^\\| (`[^|]*`) \\|")
+
+// TestReadmeLayout: the Layout table of the README names every folder of
+// the repository, down to two levels (modules/static, vhost/h2), that
+// holds files, by its path or a pattern such as modules/*. Hidden folders,
+// testdata and what .gitignore leaves out are not asked for.
+func TestReadmeLayout(t *testing.T) {
+	src, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(src), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no Layout section")
+	}
+	if i := strings.Index(layout, "\n## "); i >= 0 {
+		layout = layout[:i]
+	}
+	var named []string
+	for _, m := range layoutRow.FindAllStringSubmatch(layout, -1) {
+		for _, p := range strings.Split(m[1], ",") {
+			named = append(named, strings.Trim(strings.TrimSpace(p), "`"))
+		}
+	}
+	ignored := map[string]bool{"var": true, "bench/results": true}
+	var folders []string
+	seen := map[string]bool{}
+	err = filepath.WalkDir("..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("..", p)
+		rel = filepath.ToSlash(rel)
+		if !d.IsDir() {
+			if dir := filepath.ToSlash(filepath.Dir(rel)); dir != "." && !seen[dir] {
+				seen[dir] = true
+				folders = append(folders, dir)
+			}
+			return nil
+		}
+		if rel == "." {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || ignored[rel] || strings.Count(rel, "/") > 1 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		covered := false
+		for _, n := range named {
+			if ok, _ := filepath.Match(n, f); ok || n == f {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			t.Errorf("the Layout table of README.md does not name %s/", f)
+		}
+	}
+	if len(folders) < 10 {
+		t.Fatalf("found only %d folders: %q", len(folders), folders)
+	}
+}
