@@ -185,12 +185,15 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 			continue // tls, handled by the core
 		}
 		mb := &ModuleBlock{Info: info, Module: info.New(), Labels: b.Labels, DefRange: b.DefRange}
+		// A block that cannot be used is still decoded (and validated
+		// where that means something), so that its own errors show in
+		// the same pass; keep says whether it joins the vhost.
+		keep, validate := true, true
 		if info.Phase == registry.PhaseMount {
 			if diag := registry.CheckPrefix(b); diag != nil {
 				diags = append(diags, diag)
-				continue
-			}
-			if prev, dup := mounts[mb.Prefix()]; dup {
+				keep = false
+			} else if prev, dup := mounts[mb.Prefix()]; dup {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Duplicate mount",
@@ -198,11 +201,11 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 					Subject:  b.LabelRanges[0].Ptr(),
 					Context:  b.DefRange.Ptr(),
 				})
-				continue
+				keep = false
+			} else {
+				mounts[mb.Prefix()] = mb
 			}
-			mounts[mb.Prefix()] = mb
 		}
-		validate := true
 		if info.Phase == registry.PhaseContent {
 			if content != nil {
 				diags = append(diags, &hcl.Diagnostic{
@@ -211,17 +214,20 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 					Detail:   fmt.Sprintf("A vhost has one content block; the %s block at %s already serves document_root.", content.Info.Name, rangeString(content.DefRange)),
 					Subject:  b.DefRange.Ptr(),
 				})
-				continue
+				keep = false
+			} else {
+				content = mb
 			}
-			content = mb
 			switch {
 			case dc.DocumentRoot == "":
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "No document_root",
-					Detail:   fmt.Sprintf("The %s block serves document_root, but vhost %q sets none: add document_root = \"htdocs\".", b.Type, v.Name),
-					Subject:  b.DefRange.Ptr(),
-				})
+				if keep {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "No document_root",
+						Detail:   fmt.Sprintf("The %s block serves document_root, but vhost %q sets none: add document_root = \"htdocs\".", b.Type, v.Name),
+						Subject:  b.DefRange.Ptr(),
+					})
+				}
 				validate = false // it could only say the same again
 			case !isDir(dc.DocumentRoot):
 				validate = false // decodeVHost reported it, pointing at document_root
@@ -229,7 +235,7 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 		}
 		ds := decodeModule(mb.Module, b, dc, validate)
 		diags = append(diags, ds...)
-		if !ds.HasErrors() && validate {
+		if keep && validate && !ds.HasErrors() {
 			v.Modules = append(v.Modules, mb)
 		}
 	}
