@@ -79,7 +79,9 @@ type Module interface {
 
 // Validator is implemented by modules with checks beyond decoding, such
 // as that a path exists. Validate must not change anything: httpd -t
-// runs it.
+// runs it. It runs also after Decode reported errors, so that one pass
+// reports every problem: it must check only what Decode set and leave
+// alone what Decode could not read.
 type Validator interface {
 	Validate(dc *DecodeContext) hcl.Diagnostics
 }
