@@ -115,6 +115,9 @@ type Env struct {
 	ServerRoot   string
 	DocumentRoot string
 	DataDir      string
+	// ServerSoftware names the server to gateways, "name/version", as
+	// SERVER_SOFTWARE (RFC 3875) and in WSGI's environ.
+	ServerSoftware string
 	// Dispatch re-enters the vhost's pipeline with a new request, for
 	// internal redirects. It is valid once the generation serves.
 	Dispatch func(w http.ResponseWriter, r *http.Request)

@@ -25,6 +25,10 @@ import (
 
 // Server runs generations of a config on a set of listeners.
 type Server struct {
+	// Software is the server's "name/version", handed to modules as
+	// registry.Env.ServerSoftware. Set it before Start.
+	Software string
+
 	log *slog.Logger
 
 	mu        sync.Mutex // guards listeners and serializes Start, Reload and Shutdown
@@ -68,14 +72,15 @@ func (s *Server) acquire() *generation {
 
 func (g *generation) release() { g.inflight.Add(-1) }
 
-// build provisions every vhost of cfg. On error nothing is left running.
-func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog) (*generation, error) {
+// build provisions every vhost of cfg. base holds what every module's
+// Env shares across vhosts. On error nothing is left running.
+func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env) (*generation, error) {
 	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
 	if err := g.startCerts(ctx, log); err != nil {
 		return nil, err
 	}
 	for _, v := range cfg.VHosts {
-		st, err := newSite(ctx, v, cfg, log, access)
+		st, err := newSite(ctx, v, cfg, log, access, base)
 		if err != nil {
 			g.cleanup()
 			return nil, err
@@ -223,7 +228,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		opened = append(opened, nl)
 	}
 
-	g, err := build(ctx, cfg, s.log, access)
+	g, err := build(ctx, cfg, s.log, access, s.baseEnv())
 	if err != nil {
 		for _, o := range opened {
 			o.ln.Close()
@@ -259,6 +264,15 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		s.log.Info("config reloaded", "file", cfg.File, "vhosts", len(cfg.VHosts))
 	}
 	return nil
+}
+
+// baseEnv is the part of every module's Env that comes from the server.
+func (s *Server) baseEnv() registry.Env {
+	sw := s.Software
+	if sw == "" {
+		sw = "httpd"
+	}
+	return registry.Env{ServerSoftware: sw}
 }
 
 // Addrs returns the bound address of every listener, keyed by the

@@ -16,11 +16,6 @@ import (
 	"httpd/registry"
 )
 
-// ServerSoftware is the value of SERVER_SOFTWARE, "name/version". The
-// main package sets it from the server's version before any request is
-// served; it must not change afterwards.
-var ServerSoftware = "httpd"
-
 // Defaults of the block's optional attributes.
 const (
 	DefaultTimeout      = 60 * time.Second
@@ -78,6 +73,7 @@ type Module struct {
 	// Set by Provision.
 	root     string // Path with symlinks resolved
 	docRoot  string
+	software string // SERVER_SOFTWARE
 	log      *slog.Logger
 	dispatch func(w http.ResponseWriter, r *http.Request)
 	baseEnv  []string // PATH and Env, "NAME=value"
@@ -208,6 +204,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	}
 	m.root = root
 	m.docRoot = strings.TrimRight(env.DocumentRoot, "/")
+	m.software = env.ServerSoftware
 	m.log = env.Logger
 	if m.log == nil {
 		m.log = slog.Default()

@@ -131,7 +131,7 @@ func TestEnvironment(t *testing.T) {
 	port := host[strings.LastIndexByte(host, ':')+1:]
 	want := map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
-		"SERVER_SOFTWARE":   ServerSoftware,
+		"SERVER_SOFTWARE":   "httpd/test",
 		"SERVER_NAME":       "127.0.0.1",
 		"SERVER_PORT":       port,
 		"SERVER_ADDR":       "127.0.0.1",

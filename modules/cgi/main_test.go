@@ -161,7 +161,7 @@ func (f *fixture) start(configure func(*httptest.Server)) {
 			}
 		}
 	}
-	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, Dispatch: serve}
+	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, ServerSoftware: "httpd/test", Dispatch: serve}
 	if err := f.mod.Provision(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
