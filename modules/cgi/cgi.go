@@ -26,6 +26,12 @@ const (
 	KillGrace = 2 * time.Second
 	// MaxHeaderBytes bounds the CGI header block a script writes.
 	MaxHeaderBytes = 64 << 10
+	// reapWait bounds how long Cleanup waits for scripts to be reaped
+	// once they have been sent SIGKILL.
+	reapWait = 500 * time.Millisecond
+	// stderrAfterKill bounds the wait for a killed script's stderr to
+	// reach EOF once the server's time is up.
+	stderrAfterKill = 50 * time.Millisecond
 	// MaxRedirects bounds the chain of internal redirects one request
 	// may follow.
 	MaxRedirects = 10
@@ -78,6 +84,7 @@ type Module struct {
 	dispatch func(w http.ResponseWriter, r *http.Request)
 	baseEnv  []string // PATH and Env, "NAME=value"
 	slots    chan struct{}
+	kill     <-chan struct{} // Env.Kill: no more grace for scripts
 
 	mu      sync.Mutex // guards closed and running
 	closed  bool
@@ -210,6 +217,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		m.log = slog.Default()
 	}
 	m.dispatch = env.Dispatch
+	m.kill = env.Kill
 	if m.MaxProcesses <= 0 {
 		m.MaxProcesses = DefaultMaxProcesses
 	}
@@ -239,8 +247,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 }
 
 // Cleanup stops every running script (SIGTERM to its process group, then
-// SIGKILL after KillGrace) and waits until all are reaped. New requests
-// get 503 from then on.
+// SIGKILL after KillGrace, or at once when Env.Kill closes) and waits
+// until all are reaped: at most reapWait after Env.Kill closes. New
+// requests get 503 from then on.
 func (m *Module) Cleanup() error {
 	if m.stopAll == nil {
 		return nil
@@ -251,11 +260,23 @@ func (m *Module) Cleanup() error {
 	m.stopAll()
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
+	limit := time.NewTimer(KillGrace + 3*time.Second)
+	defer limit.Stop()
 	select {
 	case <-done:
 		return nil
-	case <-time.After(KillGrace + 3*time.Second):
+	case <-limit.C:
 		return fmt.Errorf("cgi %s: scripts still running after cleanup", m.Path)
+	case <-m.kill:
+	}
+	// Time is up: every script is being sent SIGKILL.
+	t := time.NewTimer(reapWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("cgi %s: scripts still running %s after SIGKILL", m.Path, reapWait)
 	}
 }
 

@@ -697,6 +697,44 @@ func TestCleanupStopsScripts(t *testing.T) {
 	}
 }
 
+// TestCleanupKill: once Env.Kill closes, Cleanup kills scripts that
+// ignore SIGTERM without waiting out KillGrace.
+func TestCleanupKill(t *testing.T) {
+	tests := []struct {
+		name       string
+		killBefore bool // Kill closes before Cleanup starts, else during it
+	}{
+		{"closed before cleanup", true},
+		{"closed during cleanup", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			f.script("stuck", "trap '' TERM\n"+pidScript(`printf 'Content-Type: text/plain\n\nstarted\n'`))
+			resp, err := f.srv.Client().Get(f.srv.URL + "/cgi-bin/stuck")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			pids := f.readPids(2)
+			const after = 200 * time.Millisecond
+			start := time.Now()
+			if tt.killBefore {
+				close(f.kill)
+			} else {
+				time.AfterFunc(after, func() { close(f.kill) })
+			}
+			if err := f.mod.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if d, limit := time.Since(start), after+reapWait; d > limit {
+				t.Errorf("cleanup took %v, want at most %v", d, limit)
+			}
+			waitGone(t, pids, time.Second)
+		})
+	}
+}
+
 func TestDescribe(t *testing.T) {
 	m, _ := decode("script_alias \"/cgi-bin/\" {\npath = \"/x\"\ntimeout = \"5s\"\npass_auth = true\n}\n")
 	if got := m.Describe(); !strings.Contains(got, "/x") || !strings.Contains(got, "5s") || !strings.Contains(got, "pass_auth") {

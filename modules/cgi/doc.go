@@ -39,7 +39,8 @@
 // without reaping, so that the group id stays reserved while the group is
 // signalled, then reaps the leader with wait4. When the script's timeout
 // passes, its client goes away, or the server stops, the group gets
-// SIGTERM and, KillGrace later, SIGKILL. When the leader exits, anything
+// SIGTERM and, KillGrace later (or as soon as a stopping server's time is
+// up, registry.Env.Kill), SIGKILL. When the leader exits, anything
 // left in its group gets SIGKILL before the leader is reaped, so no
 // script leaves orphans or zombies; work meant to outlive a request must
 // start its own session (setsid). A script still running KillGrace

@@ -99,6 +99,7 @@ type fixture struct {
 	srv    *httptest.Server
 	h      registry.Handler
 	logs   *testutil.SyncBuffer
+	kill   chan struct{} // the mount's Env.Kill
 	mu     sync.Mutex
 	errors []error // errors the handler returned
 }
@@ -108,7 +109,7 @@ type fixture struct {
 // folder, and the marker for the test binary as a child.
 func newFixture(t *testing.T, attrs string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}, kill: make(chan struct{})}
 	src := fmt.Sprintf("script_alias \"/cgi-bin/\" {\n path = %q\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
 		f.dir, childEnv, f.out, attrs)
 	f.mod = decodeModule(t, src)
@@ -161,7 +162,7 @@ func (f *fixture) start(configure func(*httptest.Server)) {
 			}
 		}
 	}
-	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, ServerSoftware: "httpd/test", Dispatch: serve}
+	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, ServerSoftware: "httpd/test", Kill: f.kill, Dispatch: serve}
 	if err := f.mod.Provision(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}

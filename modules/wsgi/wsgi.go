@@ -97,7 +97,8 @@ type Module struct {
 	// Set by Provision.
 	log      *slog.Logger
 	docRoot  string
-	software string // SERVER_SOFTWARE
+	software string          // SERVER_SOFTWARE
+	kill     <-chan struct{} // Env.Kill: no more grace for workers
 	pool     *pool
 }
 
@@ -246,6 +247,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	m.log = m.log.With("mount", m.Prefix)
 	m.docRoot = env.DocumentRoot
 	m.software = env.ServerSoftware
+	m.kill = env.Kill
 	python, err := lookPython(m.Python)
 	if err != nil {
 		return fmt.Errorf("wsgi %s: %w", m.Prefix, err)
@@ -267,8 +269,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 	return registry.MountFunc(m.serve)
 }
 
-// Cleanup stops the pool: requests in flight finish (up to StopGrace),
-// then every worker process and its process group is stopped.
+// Cleanup stops the pool: requests in flight finish (up to StopGrace, or
+// until Env.Kill closes), then every worker process and its process group
+// is stopped.
 func (m *Module) Cleanup() error {
 	if m.pool != nil {
 		m.pool.close()
