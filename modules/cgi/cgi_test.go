@@ -478,9 +478,25 @@ func TestForbidden(t *testing.T) {
 			if strings.Contains(w.Body.String(), "escaped") {
 				t.Error("ran a script outside the folder")
 			}
+			if tt.status == 404 && tt.why != "fallback" && !loggedNotFound(f.logs.String(), tt.target, tt.why) {
+				t.Errorf("no info line for the 404 saying %q:\n%s", tt.why, f.logs.String())
+			}
 		})
 	}
 }
+
+// loggedNotFound reports whether logs hold the info-level line of a CGI
+// 404 for uri, giving why.
+func loggedNotFound(logs, uri, why string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "level=INFO") && strings.Contains(line, `msg="script not found"`) &&
+			strings.Contains(line, uri+" remote=") && strings.Contains(line, why) {
+			return true
+		}
+	}
+	return false
+}
+
 
 func TestStreaming(t *testing.T) {
 	f := newFixture(t, "")
