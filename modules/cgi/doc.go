@@ -11,6 +11,15 @@
 // executable files whose real path (symlinks resolved) lies inside path
 // are run; dot-files never are.
 //
+//	script_alias "/git/" {
+//	  program = "/usr/lib/git-core/git-http-backend"
+//	}
+//
+// With program instead of path, that one program serves every URL under
+// the prefix: SCRIPT_NAME is the prefix without its trailing slash and
+// PATH_INFO the rest of the URL path, as with Apache's ScriptAlias to a
+// file.
+//
 // # Why not net/http/cgi
 //
 // The standard library's host (net/http/cgi.Handler) runs a script per

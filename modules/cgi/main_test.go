@@ -109,12 +109,33 @@ type fixture struct {
 // folder, and the marker for the test binary as a child.
 func newFixture(t *testing.T, attrs string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}, kill: make(chan struct{})}
-	src := fmt.Sprintf("script_alias \"/cgi-bin/\" {\n path = %q\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
-		f.dir, childEnv, f.out, attrs)
-	f.mod = decodeModule(t, src)
-	f.start(nil)
+	f := emptyFixture(t)
+	f.mount("/cgi-bin/", fmt.Sprintf("path = %q\n%s", f.dir, attrs))
 	return f
+}
+
+// newProgramFixture mounts the test binary as the one program of "/git/",
+// behaving as child name.
+func newProgramFixture(t *testing.T, name, attrs string) *fixture {
+	t.Helper()
+	f := emptyFixture(t)
+	f.child(name)
+	f.mount("/git/", fmt.Sprintf("program = %q\n%s", filepath.Join(f.dir, name), attrs))
+	return f
+}
+
+func emptyFixture(t *testing.T) *fixture {
+	return &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}, kill: make(chan struct{})}
+}
+
+// mount decodes a script_alias block at prefix whose body is attrs plus
+// the env every test script gets, and serves it.
+func (f *fixture) mount(prefix, attrs string) {
+	f.t.Helper()
+	src := fmt.Sprintf("script_alias %q {\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
+		prefix, childEnv, f.out, attrs)
+	f.mod = decodeModule(f.t, src)
+	f.start(nil)
 }
 
 func decodeModule(t *testing.T, src string) *Module {
