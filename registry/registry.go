@@ -117,6 +117,15 @@ type Env struct {
 	ServerRoot   string
 	DocumentRoot string
 	DataDir      string
+	// ServerSoftware names the server to gateways, "name/version", as
+	// SERVER_SOFTWARE (RFC 3875) and in WSGI's environ.
+	ServerSoftware string
+	// Kill is closed when a stopping server's time is up (at the end of
+	// server.shutdown_timeout): from then on Cleanup must not wait for
+	// children to exit by themselves, but kill what is left of them and
+	// return at once. It is not closed on a reload. A nil Kill is never
+	// closed.
+	Kill <-chan struct{}
 	// Dispatch re-enters the vhost's pipeline with a new request, for
 	// internal redirects. It is valid once the generation serves.
 	Dispatch func(w http.ResponseWriter, r *http.Request)

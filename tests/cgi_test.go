@@ -233,6 +233,11 @@ func TestCGIEnvironment(t *testing.T) {
 			t.Errorf("%s is missing", k)
 		}
 	}
+	// The server names itself with the version httpd -v prints.
+	version, _, _ := s.h.Run("-v")
+	if want := "httpd/" + strings.TrimPrefix(strings.TrimSpace(version), "httpd "); env["SERVER_SOFTWARE"] != want {
+		t.Errorf("SERVER_SOFTWARE = %q, want %q", env["SERVER_SOFTWARE"], want)
+	}
 	if !strings.HasSuffix(env["SCRIPT_FILENAME"], "/cgi-bin/env.sh") || !strings.HasSuffix(env["PATH_TRANSLATED"], "/htdocs/extra/path") {
 		t.Errorf("SCRIPT_FILENAME=%q PATH_TRANSLATED=%q (root %s)", env["SCRIPT_FILENAME"], env["PATH_TRANSLATED"], root)
 	}

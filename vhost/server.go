@@ -25,6 +25,10 @@ import (
 
 // Server runs generations of a config on a set of listeners.
 type Server struct {
+	// Software is the server's "name/version", handed to modules as
+	// registry.Env.ServerSoftware. Set it before Start.
+	Software string
+
 	log *slog.Logger
 
 	mu        sync.Mutex // guards listeners and serializes Start, Reload and Shutdown
@@ -33,6 +37,13 @@ type Server struct {
 
 	gen atomic.Pointer[generation]
 
+	// killCtx ends when a shutdown's time is up: its Done channel is
+	// every module's Env.Kill, and generations retiring after a reload
+	// stop waiting for their requests. kill ends it.
+	killCtx  context.Context
+	kill     context.CancelFunc
+	retiring sync.WaitGroup // generations retiring in the background
+
 	// profile is the CPU profile being written when HTTPD_CPUPROFILE
 	// names a file (see bench/README.md); nil otherwise.
 	profile *os.File
@@ -40,8 +51,15 @@ type Server struct {
 
 // New returns a server that logs errors to log.
 func New(log *slog.Logger) *Server {
-	return &Server{log: log, listeners: map[string]*listener{}}
+	s := &Server{log: log, listeners: map[string]*listener{}}
+	s.killCtx, s.kill = context.WithCancel(context.Background())
+	return s
 }
+
+// killGrace is the least time children get to exit after a shutdown
+// stops them before they are killed, when shutdown_timeout has already
+// run out while requests finished.
+const killGrace = 250 * time.Millisecond
 
 // generation is one config with its provisioned sites and host tables.
 type generation struct {
@@ -68,14 +86,15 @@ func (s *Server) acquire() *generation {
 
 func (g *generation) release() { g.inflight.Add(-1) }
 
-// build provisions every vhost of cfg. On error nothing is left running.
-func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog) (*generation, error) {
+// build provisions every vhost of cfg. base holds what every module's
+// Env shares across vhosts. On error nothing is left running.
+func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env) (*generation, error) {
 	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
 	if err := g.startCerts(ctx, log); err != nil {
 		return nil, err
 	}
 	for _, v := range cfg.VHosts {
-		st, err := newSite(ctx, v, cfg, log, access)
+		st, err := newSite(ctx, v, cfg, log, access, base)
 		if err != nil {
 			g.cleanup()
 			return nil, err
@@ -223,7 +242,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		opened = append(opened, nl)
 	}
 
-	g, err := build(ctx, cfg, s.log, access)
+	g, err := build(ctx, cfg, s.log, access, s.baseEnv())
 	if err != nil {
 		for _, o := range opened {
 			o.ln.Close()
@@ -253,12 +272,25 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		}
 	}
 	if old != nil {
-		go old.retire(context.Background(), s.log)
+		s.retiring.Add(1)
+		go func() {
+			defer s.retiring.Done()
+			old.retire(s.killCtx, s.log)
+		}()
 	}
 	if !first {
 		s.log.Info("config reloaded", "file", cfg.File, "vhosts", len(cfg.VHosts))
 	}
 	return nil
+}
+
+// baseEnv is the part of every module's Env that comes from the server.
+func (s *Server) baseEnv() registry.Env {
+	sw := s.Software
+	if sw == "" {
+		sw = "httpd"
+	}
+	return registry.Env{ServerSoftware: sw, Kill: s.killCtx.Done()}
 }
 
 // Addrs returns the bound address of every listener, keyed by the
@@ -274,7 +306,10 @@ func (s *Server) Addrs() map[string]string {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then cleans up every module (stopping CGI and WSGI children).
+// then cleans up every module (stopping CGI and WSGI children). Children
+// have until ctx's deadline to exit, or killGrace when that has passed;
+// then they are killed (registry.Env.Kill). So Shutdown returns soon
+// after max(deadline, end of requests + killGrace), whatever children do.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping = true
@@ -295,9 +330,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	stop := s.killAfter(ctx)
+	defer stop()
 	if g := s.gen.Load(); g != nil {
 		g.retire(ctx, s.log)
 	}
+	s.retiring.Wait()
 	if s.profile != nil {
 		pprof.StopCPUProfile()
 		errs = append(errs, s.profile.Close())
@@ -306,6 +344,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, writeAllocProfile(p))
 	}
 	return errors.Join(errs...)
+}
+
+// killAfter ends killCtx when ctx does, but no sooner than killGrace from
+// now. stop releases the timer.
+func (s *Server) killAfter(ctx context.Context) (stop func()) {
+	floor := time.NewTimer(killGrace)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		select {
+		case <-floor.C:
+		case <-done:
+			return
+		}
+		s.log.Warn("shutdown timeout: killing the children still running")
+		s.kill()
+	}()
+	return func() {
+		close(done)
+		floor.Stop()
+		s.kill()
+	}
 }
 
 // listener is one bound address with the server serving it. It lives

@@ -58,24 +58,24 @@ var notFound = registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 
 var errNotFound = registry.Error(http.StatusNotFound, errors.New("no file or mount matches the path"))
 
-// newSite provisions a vhost's modules and builds its pipeline. On error
-// every module provisioned so far has been cleaned up.
-func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Logger, access *accessLog) (*site, error) {
+// newSite provisions a vhost's modules and builds its pipeline; each
+// module's Env is base with the vhost's own fields. On error every module
+// provisioned so far has been cleaned up.
+func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env) (*site, error) {
 	st := &site{v: v, log: log.With("vhost", v.Name), maxBody: cfg.Server.Limits.MaxBodyBytes, access: access}
 	var rt router
 	rt.content = notFound
 	var outer []*conf.ModuleBlock
 	for _, mb := range v.Modules {
-		env := &registry.Env{
-			Logger:       st.log.With("module", mb.Info.Name),
-			VHost:        v.Name,
-			ServerRoot:   cfg.ServerRoot,
-			DocumentRoot: v.DocumentRoot,
-			DataDir:      cfg.Server.DataDir,
-			Dispatch:     st.dispatch,
-		}
+		env := base
+		env.Logger = st.log.With("module", mb.Info.Name)
+		env.VHost = v.Name
+		env.ServerRoot = cfg.ServerRoot
+		env.DocumentRoot = v.DocumentRoot
+		env.DataDir = cfg.Server.DataDir
+		env.Dispatch = st.dispatch
 		st.provisioned = append(st.provisioned, mb)
-		if err := mb.Module.Provision(ctx, env); err != nil {
+		if err := mb.Module.Provision(ctx, &env); err != nil {
 			st.cleanup()
 			where := mb.Info.Name
 			if p := mb.Prefix(); p != "" {

@@ -158,6 +158,7 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 		return 1
 	}
 	srv := vhost.New(log)
+	srv.Software = "httpd/" + version // SERVER_SOFTWARE for the gateways
 	if err := srv.Start(context.Background(), cfg, access); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

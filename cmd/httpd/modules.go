@@ -4,14 +4,8 @@ package main
 // `httpd -l` lists them.
 import (
 	_ "httpd/modules/alias"
-	"httpd/modules/cgi"
+	_ "httpd/modules/cgi"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/static"
-	"httpd/modules/wsgi"
+	_ "httpd/modules/wsgi"
 )
-
-func init() {
-	// The gateways name the server to scripts and applications.
-	cgi.ServerSoftware = "httpd/" + version
-	wsgi.ServerSoftware = "httpd/" + version
-}

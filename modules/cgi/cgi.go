@@ -16,11 +16,6 @@ import (
 	"httpd/registry"
 )
 
-// ServerSoftware is the value of SERVER_SOFTWARE, "name/version". The
-// main package sets it from the server's version before any request is
-// served; it must not change afterwards.
-var ServerSoftware = "httpd"
-
 // Defaults of the block's optional attributes.
 const (
 	DefaultTimeout      = 60 * time.Second
@@ -31,6 +26,12 @@ const (
 	KillGrace = 2 * time.Second
 	// MaxHeaderBytes bounds the CGI header block a script writes.
 	MaxHeaderBytes = 64 << 10
+	// reapWait bounds how long Cleanup waits for scripts to be reaped
+	// once they have been sent SIGKILL.
+	reapWait = 500 * time.Millisecond
+	// stderrAfterKill bounds the wait for a killed script's stderr to
+	// reach EOF once the server's time is up.
+	stderrAfterKill = 50 * time.Millisecond
 	// MaxRedirects bounds the chain of internal redirects one request
 	// may follow.
 	MaxRedirects = 10
@@ -48,7 +49,8 @@ func init() {
 
 var schema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "path", Required: true},
+		{Name: "path"},
+		{Name: "program"},
 		{Name: "timeout"},
 		{Name: "max_processes"},
 		{Name: "queue_timeout"},
@@ -58,12 +60,14 @@ var schema = &hcl.BodySchema{
 	},
 }
 
-// Module is one script_alias block: a folder of CGI programs mounted at a
-// URL prefix. Its methods follow the registry lifecycle; ServeHTTP of the
-// handler Wrap returns is safe for concurrent use.
+// Module is one script_alias block: a folder of CGI programs, or one
+// program, mounted at a URL prefix. Its methods follow the registry
+// lifecycle; ServeHTTP of the handler Wrap returns is safe for concurrent
+// use.
 type Module struct {
 	Prefix        string            // URL prefix, the block's label
-	Path          string            // folder of scripts, absolute
+	Path          string            // folder of scripts, absolute; "" with Program
+	Program       string            // the one program of the mount, absolute; "" with Path
 	Timeout       time.Duration     // wall-clock limit per script; 0 means none
 	MaxProcesses  int               // concurrent scripts of this mount
 	QueueTimeout  time.Duration     // how long a request waits for a free slot
@@ -71,17 +75,20 @@ type Module struct {
 	StreamChunked bool              // stream bodies of unknown length without CONTENT_LENGTH
 	Env           map[string]string // extra environment, from the env attribute
 
-	PathRange hcl.Range
-	EnvRange  hcl.Range
-	DefRange  hcl.Range
+	PathRange    hcl.Range
+	ProgramRange hcl.Range
+	EnvRange     hcl.Range
+	DefRange     hcl.Range
 
 	// Set by Provision.
-	root     string // Path with symlinks resolved
+	root     string // Path, or Program, with symlinks resolved
 	docRoot  string
+	software string // SERVER_SOFTWARE
 	log      *slog.Logger
 	dispatch func(w http.ResponseWriter, r *http.Request)
 	baseEnv  []string // PATH and Env, "NAME=value"
 	slots    chan struct{}
+	kill     <-chan struct{} // Env.Kill: no more grace for scripts
 
 	mu      sync.Mutex // guards closed and running
 	closed  bool
@@ -101,19 +108,8 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	if c == nil {
 		return diags
 	}
+	diags = append(diags, m.decodeTarget(c, dc)...)
 	var ds hcl.Diagnostics
-	var p string
-	p, ds = registry.String(c, "path", dc.Eval, "")
-	diags = append(diags, ds...)
-	if a, ok := c.Attributes["path"]; ok {
-		m.PathRange = a.Expr.Range()
-		if p == "" && !ds.HasErrors() {
-			diags = append(diags, registry.AttrError(a, "Empty path", "path names the folder of CGI scripts, like \"cgi-bin/\"."))
-		}
-	}
-	if p != "" {
-		m.Path = dc.Path(p)
-	}
 	m.Timeout, ds = registry.Duration(c, "timeout", dc.Eval, DefaultTimeout)
 	diags = append(diags, ds...)
 	m.QueueTimeout, ds = registry.Duration(c, "queue_timeout", dc.Eval, DefaultQueueTimeout)
@@ -151,6 +147,55 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	return diags
 }
 
+// decodeTarget reads path or program: exactly one of them must be set.
+func (m *Module) decodeTarget(c *hcl.BodyContent, dc *registry.DecodeContext) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range []struct {
+		name, hint string
+		dst        *string
+		rng        *hcl.Range
+	}{
+		{"path", "path names the folder of CGI scripts, like \"cgi-bin/\".", &m.Path, &m.PathRange},
+		{"program", "program names the one CGI program of the mount, like \"/usr/lib/git-core/git-http-backend\".", &m.Program, &m.ProgramRange},
+	} {
+		v, ds := registry.String(c, t.name, dc.Eval, "")
+		diags = append(diags, ds...)
+		a, ok := c.Attributes[t.name]
+		if !ok {
+			continue
+		}
+		*t.rng = a.Expr.Range()
+		if v == "" && !ds.HasErrors() {
+			diags = append(diags, registry.AttrError(a, "Empty "+t.name, t.hint))
+		}
+		if v != "" {
+			*t.dst = dc.Path(v)
+		}
+	}
+	pa, hasPath := c.Attributes["path"]
+	pr, hasProgram := c.Attributes["program"]
+	switch {
+	case hasPath && hasProgram:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting script_alias attributes",
+			Detail: fmt.Sprintf("path (set at %s) and program cannot both be set: keep path to run every script of a folder, "+
+				"or program to run one program for every URL under %q, with the rest of the path as PATH_INFO.", pa.NameRange.String(), m.Prefix),
+			Subject: pr.NameRange.Ptr(),
+			Context: m.DefRange.Ptr(),
+		})
+	case !hasPath && !hasProgram:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing path or program",
+			Detail: "script_alias needs one of them: path = \"cgi-bin/\" runs the scripts of a folder, " +
+				"program = \"/usr/lib/git-core/git-http-backend\" runs one program for every URL under the prefix.",
+			Subject: m.DefRange.Ptr(),
+		})
+	}
+	return diags
+}
+
 // checkEnvName says why name cannot be set from the env attribute, or "".
 func checkEnvName(name string) string {
 	switch {
@@ -166,8 +211,21 @@ func checkEnvName(name string) string {
 	return ""
 }
 
-// Validate checks that path is an existing folder. It changes nothing.
+// Validate checks that path is an existing folder, or program an
+// executable regular file. It changes nothing.
 func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
+	if m.Program != "" {
+		if why := checkProgram(m.Program); why != "" {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid script_alias program",
+				Detail:   why + "; program names an executable file, absolute or relative to server_root (" + dc.ServerRoot + ").",
+				Subject:  m.ProgramRange.Ptr(),
+				Context:  m.DefRange.Ptr(),
+			}}
+		}
+		return nil
+	}
 	if m.Path == "" {
 		return nil
 	}
@@ -190,6 +248,22 @@ func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
 	}}
 }
 
+// checkProgram says why the file cannot be a mount's program, or "".
+func checkProgram(file string) string {
+	st, err := os.Stat(file)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: %v", file, unwrapPathError(err))
+	case st.IsDir():
+		return file + " is a directory (a folder of scripts is path's)"
+	case !st.Mode().IsRegular():
+		return file + " is not a regular file"
+	case st.Mode().Perm()&0o111 == 0:
+		return fmt.Sprintf("%s is not executable (mode %04o)", file, st.Mode().Perm())
+	}
+	return ""
+}
+
 func unwrapPathError(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err
@@ -197,22 +271,26 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// Provision resolves the script folder and prepares the process slots.
+// Provision resolves the script folder, or the program, and prepares the
+// process slots.
 func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
-	root, err := filepath.EvalSymlinks(m.Path)
+	target := m.target()
+	root, err := filepath.EvalSymlinks(target)
 	if err != nil {
-		return fmt.Errorf("cgi %s: %w", m.Path, err)
+		return fmt.Errorf("cgi %s: %w", target, err)
 	}
 	if root, err = filepath.Abs(root); err != nil {
-		return fmt.Errorf("cgi %s: %w", m.Path, err)
+		return fmt.Errorf("cgi %s: %w", target, err)
 	}
 	m.root = root
 	m.docRoot = strings.TrimRight(env.DocumentRoot, "/")
+	m.software = env.ServerSoftware
 	m.log = env.Logger
 	if m.log == nil {
 		m.log = slog.Default()
 	}
 	m.dispatch = env.Dispatch
+	m.kill = env.Kill
 	if m.MaxProcesses <= 0 {
 		m.MaxProcesses = DefaultMaxProcesses
 	}
@@ -242,8 +320,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 }
 
 // Cleanup stops every running script (SIGTERM to its process group, then
-// SIGKILL after KillGrace) and waits until all are reaped. New requests
-// get 503 from then on.
+// SIGKILL after KillGrace, or at once when Env.Kill closes) and waits
+// until all are reaped: at most reapWait after Env.Kill closes. New
+// requests get 503 from then on.
 func (m *Module) Cleanup() error {
 	if m.stopAll == nil {
 		return nil
@@ -254,12 +333,32 @@ func (m *Module) Cleanup() error {
 	m.stopAll()
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
+	limit := time.NewTimer(KillGrace + 3*time.Second)
+	defer limit.Stop()
 	select {
 	case <-done:
 		return nil
-	case <-time.After(KillGrace + 3*time.Second):
-		return fmt.Errorf("cgi %s: scripts still running after cleanup", m.Path)
+	case <-limit.C:
+		return fmt.Errorf("cgi %s: scripts still running after cleanup", m.target())
+	case <-m.kill:
 	}
+	// Time is up: every script is being sent SIGKILL.
+	t := time.NewTimer(reapWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("cgi %s: scripts still running %s after SIGKILL", m.target(), reapWait)
+	}
+}
+
+// target is the folder of scripts, or the program.
+func (m *Module) target() string {
+	if m.Program != "" {
+		return m.Program
+	}
+	return m.Path
 }
 
 // Describe says what the mount serves, for httpd -S.
@@ -269,6 +368,10 @@ func (m *Module) Describe() string {
 		t = m.Timeout.String()
 	}
 	s := fmt.Sprintf("CGI scripts in %s (timeout %s, max_processes %d", m.Path, t, m.MaxProcesses)
+	if m.Program != "" {
+		s = fmt.Sprintf("CGI program %s for every URL under %s, SCRIPT_NAME %q, the rest PATH_INFO (timeout %s, max_processes %d",
+			m.Program, m.Prefix, strings.TrimSuffix(m.Prefix, "/"), t, m.MaxProcesses)
+	}
 	if m.PassAuth {
 		s += ", pass_auth"
 	}

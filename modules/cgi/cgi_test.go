@@ -36,7 +36,11 @@ queue_timeout = "1s"
 pass_auth = true
 chunked = "stream"
 env = { A = "1" }`, ""},
-		{"missing path", ``, `The argument "path" is required`},
+		{"program", `program = "/usr/lib/git-core/git-http-backend"`, ""},
+		{"neither", ``, `Missing path or program`},
+		{"both", `path = "x"
+program = "/bin/true"`, `Conflicting script_alias attributes; path (set at test.hcl:2,1-5)`},
+		{"empty program", `program = ""`, "Empty program"},
 		{"misspelt", `path = "x"
 timout = "5s"`, `Did you mean "timeout"?`},
 		{"bad duration", `path = "x"
@@ -80,15 +84,35 @@ func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
-	for name, path := range map[string]string{"missing": filepath.Join(dir, "nope"), "file": file} {
-		t.Run(name, func(t *testing.T) {
-			m, diags := decode(fmt.Sprintf("script_alias \"/c/\" {\npath = %q\n}\n", path))
+	exe := filepath.Join(dir, "exe")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	tests := []struct {
+		name, attr, value string
+		want              string // "" for valid
+	}{
+		{"missing folder", "path", filepath.Join(dir, "nope"), "Invalid script_alias path"},
+		{"file as folder", "path", file, "Invalid script_alias path"},
+		{"folder", "path", dir, ""},
+		{"missing program", "program", filepath.Join(dir, "nope"), "Invalid script_alias program"},
+		{"folder as program", "program", dir, "is a directory"},
+		{"program not executable", "program", file, "is not executable (mode 0644)"},
+		{"program", "program", exe, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, diags := decode(fmt.Sprintf("script_alias \"/c/\" {\n%s = %q\n}\n", tt.attr, tt.value))
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
 			vd := m.Validate(&registry.DecodeContext{ServerRoot: dir})
-			if !vd.HasErrors() || !strings.Contains(vd.Error(), "Invalid script_alias path") || vd[0].Subject == nil {
-				t.Fatalf("validate: %v", vd)
+			if tt.want == "" {
+				if vd.HasErrors() {
+					t.Fatalf("validate: %v", vd)
+				}
+				return
+			}
+			if !vd.HasErrors() || !strings.Contains(vd.Error(), tt.want) || vd[0].Subject == nil || vd[0].Subject.Start.Line != 2 {
+				t.Fatalf("validate: %v, want %q at line 2", vd, tt.want)
 			}
 		})
 	}
@@ -131,7 +155,7 @@ func TestEnvironment(t *testing.T) {
 	port := host[strings.LastIndexByte(host, ':')+1:]
 	want := map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1",
-		"SERVER_SOFTWARE":   ServerSoftware,
+		"SERVER_SOFTWARE":   "httpd/test",
 		"SERVER_NAME":       "127.0.0.1",
 		"SERVER_PORT":       port,
 		"SERVER_ADDR":       "127.0.0.1",
@@ -478,7 +502,79 @@ func TestForbidden(t *testing.T) {
 			if strings.Contains(w.Body.String(), "escaped") {
 				t.Error("ran a script outside the folder")
 			}
+			if tt.status == 404 && tt.why != "fallback" && !loggedNotFound(f.logs.String(), tt.target, tt.why) {
+				t.Errorf("no info line for the 404 saying %q:\n%s", tt.why, f.logs.String())
+			}
 		})
+	}
+}
+
+// loggedNotFound reports whether logs hold the info-level line of a CGI
+// 404 for uri, giving why.
+func loggedNotFound(logs, uri, why string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "level=INFO") && strings.Contains(line, `msg="script not found"`) &&
+			strings.Contains(line, uri+" remote=") && strings.Contains(line, why) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestProgram: with program, every URL under the prefix runs the one
+// program, SCRIPT_NAME is the prefix without its slash and PATH_INFO the
+// rest, as with Apache's ScriptAlias to a file.
+func TestProgram(t *testing.T) {
+	f := newProgramFixture(t, "env", "")
+	tests := []struct {
+		target string // raw request target
+		info   string // PATH_INFO
+		query  string
+		status int
+		why    string // for a failure
+	}{
+		{target: "/git/", info: "/", status: 200},
+		{target: "/git/repo.git/info/refs?service=git-upload-pack", info: "/repo.git/info/refs", query: "service=git-upload-pack", status: 200},
+		{target: "/git/a%20b/c", info: "/a b/c", status: 200},
+		{target: "/git/.hidden/x", info: "/.hidden/x", status: 200},
+		{target: "/git/%2e%2e/x", status: 404, why: "dot segment"},
+		{target: "/git/a%2fb", status: 404, why: "encoded slash"},
+		{target: "/git/a%00", status: 404, why: "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			if tt.status != 200 {
+				err := f.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://x"+tt.target, nil))
+				if registry.StatusOf(err) != tt.status || !strings.Contains(err.Error(), tt.why) {
+					t.Fatalf("error %v, want %d saying %q", err, tt.status, tt.why)
+				}
+				if !loggedNotFound(f.logs.String(), tt.target, tt.why) {
+					t.Errorf("no info line for the 404:\n%s", f.logs.String())
+				}
+				return
+			}
+			env := getEnv(t, f, mustRequest(t, "GET", f.srv.URL+tt.target, nil))
+			want := map[string]string{
+				"SCRIPT_NAME":     "/git",
+				"PATH_INFO":       tt.info,
+				"PATH_TRANSLATED": f.docs + tt.info,
+				"SCRIPT_FILENAME": filepath.Join(f.dir, "env"),
+				"QUERY_STRING":    tt.query,
+				"(args)":          filepath.Join(f.dir, "env"),
+			}
+			for k, v := range want {
+				if env[k] != v {
+					t.Errorf("%s = %q, want %q", k, env[k], v)
+				}
+			}
+		})
+	}
+
+	// A program gone after the start is a 404 that says so.
+	os.Remove(filepath.Join(f.dir, "env"))
+	err := f.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://x/git/x", nil))
+	if registry.StatusOf(err) != 404 || !strings.Contains(err.Error(), "no such program") {
+		t.Errorf("after removing the program: %v", err)
 	}
 }
 
@@ -697,9 +793,52 @@ func TestCleanupStopsScripts(t *testing.T) {
 	}
 }
 
+// TestCleanupKill: once Env.Kill closes, Cleanup kills scripts that
+// ignore SIGTERM without waiting out KillGrace.
+func TestCleanupKill(t *testing.T) {
+	tests := []struct {
+		name       string
+		killBefore bool // Kill closes before Cleanup starts, else during it
+	}{
+		{"closed before cleanup", true},
+		{"closed during cleanup", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "")
+			f.script("stuck", "trap '' TERM\n"+pidScript(`printf 'Content-Type: text/plain\n\nstarted\n'`))
+			resp, err := f.srv.Client().Get(f.srv.URL + "/cgi-bin/stuck")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			pids := f.readPids(2)
+			const after = 200 * time.Millisecond
+			start := time.Now()
+			if tt.killBefore {
+				close(f.kill)
+			} else {
+				time.AfterFunc(after, func() { close(f.kill) })
+			}
+			if err := f.mod.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if d, limit := time.Since(start), after+reapWait; d > limit {
+				t.Errorf("cleanup took %v, want at most %v", d, limit)
+			}
+			waitGone(t, pids, time.Second)
+		})
+	}
+}
+
 func TestDescribe(t *testing.T) {
 	m, _ := decode("script_alias \"/cgi-bin/\" {\npath = \"/x\"\ntimeout = \"5s\"\npass_auth = true\n}\n")
 	if got := m.Describe(); !strings.Contains(got, "/x") || !strings.Contains(got, "5s") || !strings.Contains(got, "pass_auth") {
+		t.Errorf("Describe() = %q", got)
+	}
+	m, _ = decode("script_alias \"/git/\" {\nprogram = \"/usr/lib/git-core/git-http-backend\"\n}\n")
+	if got := m.Describe(); !strings.Contains(got, "CGI program /usr/lib/git-core/git-http-backend for every URL under /git/") ||
+		!strings.Contains(got, `SCRIPT_NAME "/git"`) || !strings.Contains(got, "PATH_INFO") {
 		t.Errorf("Describe() = %q", got)
 	}
 	if _, ok := registry.Lookup("script_alias"); !ok {

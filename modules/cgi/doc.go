@@ -11,6 +11,15 @@
 // executable files whose real path (symlinks resolved) lies inside path
 // are run; dot-files never are.
 //
+//	script_alias "/git/" {
+//	  program = "/usr/lib/git-core/git-http-backend"
+//	}
+//
+// With program instead of path, that one program serves every URL under
+// the prefix: SCRIPT_NAME is the prefix without its trailing slash and
+// PATH_INFO the rest of the URL path, as with Apache's ScriptAlias to a
+// file.
+//
 // # Why not net/http/cgi
 //
 // The standard library's host (net/http/cgi.Handler) runs a script per
@@ -39,7 +48,8 @@
 // without reaping, so that the group id stays reserved while the group is
 // signalled, then reaps the leader with wait4. When the script's timeout
 // passes, its client goes away, or the server stops, the group gets
-// SIGTERM and, KillGrace later, SIGKILL. When the leader exits, anything
+// SIGTERM and, KillGrace later (or as soon as a stopping server's time is
+// up, registry.Env.Kill), SIGKILL. When the leader exits, anything
 // left in its group gets SIGKILL before the leader is reaped, so no
 // script leaves orphans or zombies; work meant to outlive a request must
 // start its own session (setsid). A script still running KillGrace

@@ -70,7 +70,7 @@ func (m *Module) environ(r *http.Request, s *script, contentLength int64) []stri
 			set("REDIRECT_QUERY_STRING", rs.query)
 		}
 	}
-	gateway.RequestVars(r, gateway.Options{Software: ServerSoftware, PassAuth: m.PassAuth}, set)
+	gateway.RequestVars(r, gateway.Options{Software: m.software, PassAuth: m.PassAuth}, set)
 	return env
 }
 

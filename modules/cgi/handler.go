@@ -37,145 +37,187 @@ var stdoutReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 
 
 // ServeMount runs the script the URL names. See the package doc for the
 // protocol; errors before the response starts carry the client's status.
+//
+// A 404 is also logged here, at info level, with its reason: the vhost
+// logs 404s at debug, so that the misses of static files do not flood
+// the log, but a script that cannot be found under a CGI mount is rare
+// and points at a broken link or config, which the log should show.
 func (h *handler) ServeMount(w http.ResponseWriter, r *http.Request, mt registry.Mount) error {
-	m := h.m
-	s, err := m.resolve(mt, r.URL.Path, r.URL.EscapedPath())
+	s, err := h.m.resolve(mt, r.URL.Path, r.URL.EscapedPath())
+	if err != nil {
+		if registry.StatusOf(err) == http.StatusNotFound {
+			h.m.log.Info("script not found", "method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "err", err)
+		}
+		return err
+	}
+	ex := &exchange{m: h.m, w: w, r: r, s: s, stdin: -1, contentLength: -1}
+	defer ex.close()
+	if err := ex.prepareBody(); err != nil {
+		return err
+	}
+	if err := ex.start(); err != nil {
+		return err
+	}
+	ex.feedStdin()
+	hdr, err := ex.readHeader()
 	if err != nil {
 		return err
 	}
+	if hdr.Status == 0 && isLocal(hdr.Location) {
+		return ex.redirect(hdr.Location)
+	}
+	ex.writeHeader(hdr)
+	return ex.streamBody()
+}
+
+// exchange is one request's run of a script: ServeMount takes it through
+// its steps in order (prepareBody, start, feedStdin, readHeader, then
+// redirect or writeHeader and streamBody), and close undoes whatever was
+// done. It is used by the request's goroutine and, for the fields marked
+// so, by the goroutine that feeds stdin.
+type exchange struct {
+	m *Module
+	w http.ResponseWriter
+	r *http.Request
+	s *script
 
 	// The request body: streamed when its length is known (or when the
 	// mount streams chunked bodies), else collected first so that
 	// CONTENT_LENGTH can be set.
-	var (
-		body          io.Reader // copied to a pipe by a goroutine
-		stdin         = -1      // the child's stdin; -1 for /dev/null
-		streaming     bool      // body is r.Body itself
-		contentLength int64     = -1
-	)
+	body          io.Reader // what feedStdin copies to the pipe; nil for none
+	stdin         int       // the child's stdin until start; -1 for /dev/null
+	spooled       *os.File  // a body collected in a file; closed by close
+	streaming     bool      // body is r.Body itself
+	contentLength int64     // CONTENT_LENGTH, or -1 for none
+
+	c      *child        // the running script, once started
+	br     *bufio.Reader // the script's stdout, from stdoutReaders
+	stdinW *os.File      // the server's end of stdin; nil without a body
+
+	// Shared with the stdin goroutine.
+	stdinDone chan struct{} // closed when feeding stdin has ended
+	abandoned atomic.Bool   // the handler has stopped caring about stdin
+	reading   atomic.Bool   // the stdin goroutine is inside a body Read
+}
+
+// prepareBody decides how the request body reaches stdin, collecting a
+// body of unknown length first unless the mount streams it.
+func (ex *exchange) prepareBody() error {
+	r := ex.r
 	switch {
 	case r.ContentLength > 0:
-		body, streaming, contentLength = r.Body, true, r.ContentLength
+		ex.body, ex.streaming, ex.contentLength = r.Body, true, r.ContentLength
 	case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
-		if m.StreamChunked {
-			body, streaming = r.Body, true
+		if ex.m.StreamChunked {
+			ex.body, ex.streaming = r.Body, true
 			break
 		}
 		mem, f, n, err := spool(r.Body)
 		if err != nil {
-			return bodyError(s, err)
+			return bodyError(ex.s, err)
 		}
-		contentLength = n
+		ex.contentLength = n
 		if f != nil {
-			defer f.Close()
-			stdin = int(f.Fd())
+			ex.spooled = f
+			ex.stdin = int(f.Fd())
 		} else if n > 0 {
-			body = bytes.NewReader(mem)
+			ex.body = bytes.NewReader(mem)
 		}
 	default:
 		if _, ok := r.Header["Content-Length"]; ok {
-			contentLength = 0
+			ex.contentLength = 0
 		}
 	}
+	return nil
+}
 
+// start takes a process slot and starts the script, with a pipe for its
+// stdin when there is a body to feed.
+func (ex *exchange) start() error {
+	m, r, s := ex.m, ex.r, ex.s
 	if err := m.acquire(r.Context()); err != nil {
 		if registry.StatusOf(err) == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
+			ex.w.Header().Set("Retry-After", "1")
 		}
 		return fmt.Errorf("cgi %s: %w", s.Filename, err)
 	}
-	var stdinW *os.File
-	if body != nil {
+	stdin := ex.stdin
+	if ex.body != nil {
 		pw, pr, err := childPipe(false)
 		if err != nil {
 			<-m.slots
 			return fmt.Errorf("cgi %s: %w", s.Filename, err)
 		}
-		stdin, stdinW = pr, pw
+		stdin, ex.stdinW = pr, pw
 	}
-	c, err := m.start(r.Context(), s, m.environ(r, s, contentLength), stdin, r.Method+" "+gateway.RequestURI(r), r.RemoteAddr)
-	if stdinW != nil {
+	c, err := m.start(r.Context(), s, m.environ(r, s, ex.contentLength), stdin, r.Method+" "+gateway.RequestURI(r), r.RemoteAddr)
+	if ex.stdinW != nil {
 		syscall.Close(stdin)
 	}
 	if err != nil {
 		<-m.slots
-		if stdinW != nil {
-			stdinW.Close()
+		if ex.stdinW != nil {
+			ex.stdinW.Close()
+			ex.stdinW = nil
 		}
 		return startStatus(err)
 	}
+	ex.c = c
+	ex.br = stdoutReaders.Get().(*bufio.Reader)
+	ex.br.Reset(c.stdout)
+	return nil
+}
 
-	// Feed stdin from its own goroutine, so that the script may answer
-	// before it has read all of its input.
-	var (
-		stdinDone = make(chan struct{})
-		abandoned atomic.Bool // the handler has stopped caring about stdin
-		reading   atomic.Bool // the stdin goroutine is inside a body Read
-	)
-	if stdinW == nil {
-		close(stdinDone)
-	} else {
-		if streaming {
-			_ = http.NewResponseController(w).EnableFullDuplex()
-		}
-		go func() {
-			defer close(stdinDone)
-			er := &errReader{r: body, reading: &reading}
-			_, _ = io.Copy(stdinW, er)
-			stdinW.Close()
-			if er.err != nil && !abandoned.Load() {
-				c.cancel(fmt.Errorf("request body: %w", er.err))
-			}
-		}()
+// feedStdin copies the body to the script's stdin from its own goroutine,
+// so that the script may answer before it has read all of its input.
+func (ex *exchange) feedStdin() {
+	ex.stdinDone = make(chan struct{})
+	if ex.stdinW == nil {
+		close(ex.stdinDone)
+		return
 	}
-	defer func() {
-		c.finish()
-		c.stdout.Close()
-		if stdinW != nil {
-			abandoned.Store(true)
-			stdinW.Close()
-			// A Read blocked on a stalled client is cut short with a
-			// read deadline. Only a Read in progress is: on HTTP/1 a
-			// deadline while the server's own background read runs
-			// (after the body's end) would fail the connection.
-			forced := false
-			if streaming && reading.Load() {
-				forced = http.NewResponseController(w).SetReadDeadline(time.Now()) == nil
-			}
-			<-stdinDone
-			if forced {
-				_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-			}
+	if ex.streaming {
+		_ = http.NewResponseController(ex.w).EnableFullDuplex()
+	}
+	go func() {
+		defer close(ex.stdinDone)
+		er := &errReader{r: ex.body, reading: &ex.reading}
+		_, _ = io.Copy(ex.stdinW, er)
+		ex.stdinW.Close()
+		if er.err != nil && !ex.abandoned.Load() {
+			ex.c.cancel(fmt.Errorf("request body: %w", er.err))
 		}
 	}()
+}
 
-	br := stdoutReaders.Get().(*bufio.Reader)
-	br.Reset(c.stdout)
-	defer func() {
-		br.Reset(nil)
-		stdoutReaders.Put(br)
-	}()
-	hdr, err := parseHeaders(br, MaxHeaderBytes)
+// readHeader reads the script's CGI header block. Output that is not one
+// stops the script and is a 502.
+func (ex *exchange) readHeader() (*cgiHeader, error) {
+	hdr, err := parseHeaders(ex.br, MaxHeaderBytes)
 	if err != nil {
-		if c.stopped() {
-			return h.stopped(c, s, "before its headers")
+		if ex.c.stopped() {
+			return nil, ex.stopped("before its headers")
 		}
-		c.cancel(errBadOutput)
-		return registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: %w", s.Filename, err))
+		ex.c.cancel(errBadOutput)
+		return nil, registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: %w", ex.s.Filename, err))
 	}
+	return hdr, nil
+}
 
-	if hdr.Status == 0 && isLocal(hdr.Location) {
-		// An internal redirect: the script's output is discarded, and the
-		// slot is free again before the new request runs.
-		_, _ = io.Copy(io.Discard, br)
-		c.finish()
-		<-c.done
-		if c.stopped() && !errors.Is(c.cause(), errLinger) {
-			return h.stopped(c, s, "before the end of its output")
-		}
-		return m.redirect(w, r, s, hdr.Location)
+// redirect serves an internal redirect: the script's output is discarded,
+// and the slot is free again before the new request runs.
+func (ex *exchange) redirect(loc string) error {
+	_, _ = io.Copy(io.Discard, ex.br)
+	ex.c.finish()
+	<-ex.c.done
+	if ex.c.stopped() && !errors.Is(ex.c.cause(), errLinger) {
+		return ex.stopped("before the end of its output")
 	}
+	return ex.m.redirect(ex.w, ex.r, ex.s, loc)
+}
 
+// writeHeader sends the response's status line and header.
+func (ex *exchange) writeHeader(hdr *cgiHeader) {
 	status := hdr.Status
 	if status == 0 {
 		status = http.StatusOK
@@ -183,35 +225,73 @@ func (h *handler) ServeMount(w http.ResponseWriter, r *http.Request, mt registry
 			status = http.StatusFound
 		}
 	}
-	wh := w.Header()
+	wh := ex.w.Header()
 	for k, vs := range hdr.Header {
 		wh[k] = vs
 	}
 	if hdr.Location != "" {
 		wh.Set("Location", hdr.Location)
 	}
-	w.WriteHeader(status)
+	ex.w.WriteHeader(status)
+}
 
-	if err := copyBody(w, br, c.stdout); err != nil {
+// streamBody copies the rest of the script's output to the client.
+func (ex *exchange) streamBody() error {
+	c := ex.c
+	if err := copyBody(ex.w, ex.br, c.stdout); err != nil {
 		if c.ctx.Err() == nil {
 			c.cancel(errClientGone)
 		}
-		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: %w", s.Filename, err))
+		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: %w", ex.s.Filename, err))
 	}
 	if c.stopped() {
-		return h.stopped(c, s, "mid-response")
+		return ex.stopped("mid-response")
 	}
 	return nil
+}
+
+// close ends the exchange: it tells the child the handler is done with
+// its output, stops feeding stdin and waits for that goroutine, and
+// releases the buffers and the spooled body.
+func (ex *exchange) close() {
+	if ex.br != nil {
+		ex.br.Reset(nil)
+		stdoutReaders.Put(ex.br)
+	}
+	if c := ex.c; c != nil {
+		c.finish()
+		c.stdout.Close()
+		if ex.stdinW != nil {
+			ex.abandoned.Store(true)
+			ex.stdinW.Close()
+			// A Read blocked on a stalled client is cut short with a
+			// read deadline. Only a Read in progress is: on HTTP/1 a
+			// deadline while the server's own background read runs
+			// (after the body's end) would fail the connection.
+			forced := false
+			if ex.streaming && ex.reading.Load() {
+				forced = http.NewResponseController(ex.w).SetReadDeadline(time.Now()) == nil
+			}
+			<-ex.stdinDone
+			if forced {
+				_ = http.NewResponseController(ex.w).SetReadDeadline(time.Time{})
+			}
+		}
+	}
+	if ex.spooled != nil {
+		ex.spooled.Close()
+	}
 }
 
 // stopped is the error for a script stopped by its context: 504 on
 // timeout, 503 when the server stops, the body's error when the request
 // body failed.
-func (h *handler) stopped(c *child, s *script, when string) error {
-	cause := c.cause()
+func (ex *exchange) stopped(when string) error {
+	s := ex.s
+	cause := ex.c.cause()
 	switch {
 	case errors.Is(cause, errTimeout):
-		return registry.Error(http.StatusGatewayTimeout, fmt.Errorf("cgi %s: timed out after %s %s; process group stopped", s.Filename, h.m.Timeout, when))
+		return registry.Error(http.StatusGatewayTimeout, fmt.Errorf("cgi %s: timed out after %s %s; process group stopped", s.Filename, ex.m.Timeout, when))
 	case errors.Is(cause, errStopping):
 		return registry.Error(http.StatusServiceUnavailable, fmt.Errorf("cgi %s: stopped %s: %w", s.Filename, when, cause))
 	case errors.Is(cause, errClientGone):

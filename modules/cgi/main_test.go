@@ -99,6 +99,7 @@ type fixture struct {
 	srv    *httptest.Server
 	h      registry.Handler
 	logs   *testutil.SyncBuffer
+	kill   chan struct{} // the mount's Env.Kill
 	mu     sync.Mutex
 	errors []error // errors the handler returned
 }
@@ -108,12 +109,33 @@ type fixture struct {
 // folder, and the marker for the test binary as a child.
 func newFixture(t *testing.T, attrs string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}}
-	src := fmt.Sprintf("script_alias \"/cgi-bin/\" {\n path = %q\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
-		f.dir, childEnv, f.out, attrs)
-	f.mod = decodeModule(t, src)
-	f.start(nil)
+	f := emptyFixture(t)
+	f.mount("/cgi-bin/", fmt.Sprintf("path = %q\n%s", f.dir, attrs))
 	return f
+}
+
+// newProgramFixture mounts the test binary as the one program of "/git/",
+// behaving as child name.
+func newProgramFixture(t *testing.T, name, attrs string) *fixture {
+	t.Helper()
+	f := emptyFixture(t)
+	f.child(name)
+	f.mount("/git/", fmt.Sprintf("program = %q\n%s", filepath.Join(f.dir, name), attrs))
+	return f
+}
+
+func emptyFixture(t *testing.T) *fixture {
+	return &fixture{t: t, dir: t.TempDir(), out: t.TempDir(), docs: t.TempDir(), logs: &testutil.SyncBuffer{}, kill: make(chan struct{})}
+}
+
+// mount decodes a script_alias block at prefix whose body is attrs plus
+// the env every test script gets, and serves it.
+func (f *fixture) mount(prefix, attrs string) {
+	f.t.Helper()
+	src := fmt.Sprintf("script_alias %q {\n env = { %s = \"1\", OUT = %q, EXTRA = \"from-block\" }\n %s\n}\n",
+		prefix, childEnv, f.out, attrs)
+	f.mod = decodeModule(f.t, src)
+	f.start(nil)
 }
 
 func decodeModule(t *testing.T, src string) *Module {
@@ -161,7 +183,7 @@ func (f *fixture) start(configure func(*httptest.Server)) {
 			}
 		}
 	}
-	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, Dispatch: serve}
+	env := &registry.Env{Logger: logger, VHost: "test", ServerRoot: "/", DocumentRoot: f.docs, ServerSoftware: "httpd/test", Kill: f.kill, Dispatch: serve}
 	if err := f.mod.Provision(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}

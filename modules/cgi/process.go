@@ -270,10 +270,22 @@ func (c *child) reap(pidfd int) {
 		select {
 		case <-c.stderrDone:
 		case <-t.C:
+		case <-c.m.kill:
+			// The group is gone: EOF is due at once unless a process
+			// outside it holds the pipe.
+			t.Reset(stderrAfterKill)
+			select {
+			case <-c.stderrDone:
+			case <-t.C:
+			}
+		}
+		t.Stop()
+		select {
+		case <-c.stderrDone:
+		default:
 			c.stderr.Close()
 			c.log().Warn("script output held open by a process outside its group", "pid", c.pgid)
 		}
-		t.Stop()
 	}
 	c.mu.Lock()
 	c.reaped = true
@@ -333,7 +345,8 @@ func waitExit(pid, pidfd int) {
 }
 
 // terminate sends SIGTERM to the group, and SIGKILL if the leader is still
-// there after KillGrace. It returns once the leader has exited.
+// there after KillGrace or when the server's time is up (Env.Kill). It
+// returns once the leader has exited.
 func (c *child) terminate() {
 	c.killed.Store(true)
 	_ = syscall.Kill(-c.pgid, syscall.SIGTERM)
@@ -342,6 +355,9 @@ func (c *child) terminate() {
 	select {
 	case <-c.exited:
 	case <-t.C:
+		_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
+		<-c.exited
+	case <-c.m.kill:
 		_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
 		<-c.exited
 	}

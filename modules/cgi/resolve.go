@@ -15,24 +15,19 @@ import (
 )
 
 // resolve maps the request's URL path, which the router matched to mt,
-// to a script under m.Path. Every failure is a *registry.StatusError (404
-// or 403) whose text says why, for the error log.
+// to a script under m.Path, or to m.Program. Every failure is a
+// *registry.StatusError (404 or 403) whose text says why, for the error
+// log.
 func (m *Module) resolve(mt registry.Mount, urlPath, escapedPath string) (*script, error) {
 	rest := strings.TrimPrefix(mt.Path, "/")
 	notFound := func(why string) error {
-		return registry.Error(404, fmt.Errorf("cgi %s: %s: %s", m.Path, urlPath, why))
+		return registry.Error(404, fmt.Errorf("cgi %s: %s: %s", m.target(), urlPath, why))
 	}
-	lower := strings.ToLower(escapedPath)
-	switch {
-	case strings.Contains(lower, "%2f"), strings.Contains(lower, "%5c"), strings.Contains(lower, "%00"):
-		return nil, notFound("encoded slash, backslash or NUL in the URL")
-	case strings.ContainsAny(rest, "\\\x00"):
-		return nil, notFound("backslash or NUL in the URL")
+	if why := checkURL(rest, escapedPath); why != "" {
+		return nil, notFound(why)
 	}
-	for _, seg := range strings.Split(rest, "/") {
-		if seg == "." || seg == ".." {
-			return nil, notFound("dot segment in the URL")
-		}
+	if m.Program != "" {
+		return m.resolveProgram(mt, notFound)
 	}
 	if rest == "" {
 		return nil, registry.Error(403, fmt.Errorf("cgi %s: %s: the URL names the script folder, not a script", m.Path, urlPath))
@@ -81,21 +76,73 @@ func (m *Module) resolve(mt registry.Mount, urlPath, escapedPath string) (*scrip
 		}
 	}
 	s.Exe = exe
+	if err := checkRunnable(s, st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkURL says why the part of a URL path after the mount's prefix,
+// rest (decoded), cannot name anything to run, or "". escapedPath is the
+// whole path as sent.
+func checkURL(rest, escapedPath string) string {
+	lower := strings.ToLower(escapedPath)
+	switch {
+	case strings.Contains(lower, "%2f"), strings.Contains(lower, "%5c"), strings.Contains(lower, "%00"):
+		return "encoded slash, backslash or NUL in the URL"
+	case strings.ContainsAny(rest, "\\\x00"):
+		return "backslash or NUL in the URL"
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "." || seg == ".." {
+			return "dot segment in the URL"
+		}
+	}
+	return ""
+}
+
+// resolveProgram maps a request to the mount's one program: SCRIPT_NAME
+// is the prefix without its trailing slash and PATH_INFO the rest of the
+// path, as Apache's ScriptAlias to a file does (RFC 3875 §4.1.5, §4.1.13).
+func (m *Module) resolveProgram(mt registry.Mount, notFound func(string) error) (*script, error) {
+	s := &script{
+		Name:     filepath.Base(m.Program),
+		URLName:  mt.ScriptName,
+		PathInfo: mt.Path,
+		Filename: m.Program,
+		Exe:      m.root,
+	}
+	st, err := os.Stat(s.Exe)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notFound("no such program " + s.Exe)
+		}
+		return nil, registry.Error(403, fmt.Errorf("cgi %s: %w", s.Filename, err))
+	}
+	if err := checkRunnable(s, st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkRunnable is the 403 for a script that is no executable regular
+// file, or nil. st describes s.Exe.
+func checkRunnable(s *script, st fs.FileInfo) error {
 	forbidden := func(why string) error {
 		return registry.Error(403, fmt.Errorf("cgi %s: %s", s.Filename, why))
 	}
 	switch {
 	case st.IsDir():
-		return nil, forbidden("is a directory, not a script")
+		return forbidden("is a directory, not a script")
 	case !st.Mode().IsRegular():
-		return nil, forbidden("is not a regular file")
+		return forbidden("is not a regular file")
 	case st.Mode().Perm()&0o111 == 0:
-		return nil, forbidden(fmt.Sprintf("not executable (mode %04o)", st.Mode().Perm()))
+		return forbidden(fmt.Sprintf("not executable (mode %04o)", st.Mode().Perm()))
 	}
-	if err := unix.Access(exe, unix.X_OK); err != nil {
-		return nil, forbidden("not executable by the server: " + err.Error())
+	if err := unix.Access(s.Exe, unix.X_OK); err != nil {
+		return forbidden("not executable by the server: " + err.Error())
 	}
-	return s, nil
+	return nil
 }
 
 // startStatus maps an error from start to what the client gets.

@@ -183,7 +183,7 @@ func (ex *exchange) send(mode byte, body []byte) error {
 	} else {
 		add("wsgi.url_scheme", "http")
 	}
-	gateway.RequestVars(r, gateway.Options{Software: ServerSoftware, PassAuth: m.PassAuth}, add)
+	gateway.RequestVars(r, gateway.Options{Software: m.software, PassAuth: m.PassAuth}, add)
 	if bytes.Count(b[frameHeaderLen:], []byte{0}) != 2*pairs {
 		ex.c.out = b
 		return registry.Errorf(http.StatusBadRequest, "wsgi %s: request holds a NUL byte", m.Prefix)

@@ -641,7 +641,8 @@ func (p *pool) readyLocked() int {
 
 // close stops the pool: waiting requests get 503, workers finish the
 // requests they have (up to StopGrace), then every worker process group
-// is terminated. It returns when all goroutines of the pool have ended.
+// is terminated; when the server's time is up (Env.Kill) they are killed
+// at once. It returns when all goroutines of the pool have ended.
 func (p *pool) close() {
 	p.mu.Lock()
 	if p.closed {
@@ -673,6 +674,8 @@ func (p *pool) close() {
 			case <-ch:
 			case <-time.After(time.Second):
 			}
+			p.signalAll(syscall.SIGKILL)
+		case <-p.m.kill:
 			p.signalAll(syscall.SIGKILL)
 		}
 	}

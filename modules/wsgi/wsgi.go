@@ -19,11 +19,6 @@ import (
 //go:embed worker.py
 var workerPy string
 
-// ServerSoftware is the value of SERVER_SOFTWARE, "name/version". The main
-// package may set it before any request is served; it must not change
-// afterwards.
-var ServerSoftware = "httpd"
-
 // Defaults of the block's optional attributes, after mod_wsgi's
 // WSGIDaemonProcess.
 const (
@@ -100,9 +95,11 @@ type Module struct {
 	pythonSet bool // python was written in the block
 
 	// Set by Provision.
-	log     *slog.Logger
-	docRoot string
-	pool    *pool
+	log      *slog.Logger
+	docRoot  string
+	software string          // SERVER_SOFTWARE
+	kill     <-chan struct{} // Env.Kill: no more grace for workers
+	pool     *pool
 }
 
 // Decode reads the block.
@@ -249,6 +246,8 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	}
 	m.log = m.log.With("mount", m.Prefix)
 	m.docRoot = env.DocumentRoot
+	m.software = env.ServerSoftware
+	m.kill = env.Kill
 	python, err := lookPython(m.Python)
 	if err != nil {
 		return fmt.Errorf("wsgi %s: %w", m.Prefix, err)
@@ -270,8 +269,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 	return registry.MountFunc(m.serve)
 }
 
-// Cleanup stops the pool: requests in flight finish (up to StopGrace),
-// then every worker process and its process group is stopped.
+// Cleanup stops the pool: requests in flight finish (up to StopGrace, or
+// until Env.Kill closes), then every worker process and its process group
+// is stopped.
 func (m *Module) Cleanup() error {
 	if m.pool != nil {
 		m.pool.close()

@@ -98,7 +98,7 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	}
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if err := m.Provision(context.Background(), &registry.Env{Logger: logger, DocumentRoot: "/srv/www", VHost: "test"}); err != nil {
+	if err := m.Provision(context.Background(), &registry.Env{Logger: logger, DocumentRoot: "/srv/www", VHost: "test", ServerSoftware: "httpd/test"}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	next := registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -229,7 +229,7 @@ func TestEnviron(t *testing.T) {
 			want := map[string]any{
 				"REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "3",
 				"HTTP_X_CUSTOM": "one, two", "HTTP_COOKIE": "a=1; b=2", "REMOTE_ADDR": "127.0.0.1",
-				"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": ServerSoftware,
+				"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "httpd/test",
 				"SCRIPT_FILENAME": a.script, "DOCUMENT_ROOT": "/srv/www", "SERVER_ADDR": "127.0.0.1",
 				"SERVER_PORT":  a.srv.URL[strings.LastIndexByte(a.srv.URL, ':')+1:],
 				"HTTP_HOST":    strings.TrimPrefix(strings.TrimPrefix(a.srv.URL, "http://"), "https://"),
