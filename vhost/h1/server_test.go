@@ -458,8 +458,8 @@ func TestTryReadMarksWaiting(t *testing.T) {
 }
 
 // TestDoneWhileBodyRead: a handler may ask for Done on another goroutine
-// while it reads the body (run with -race); the client going away after
-// the body still cancels the context.
+// while it reads the body (run with -race); the client going away (a
+// reset) after the body still cancels the context.
 func TestDoneWhileBodyRead(t *testing.T) {
 	cancelled := make(chan bool, 1)
 	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
@@ -481,9 +481,53 @@ func TestDoneWhileBodyRead(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // Done is asked while the body is awaited
 	c.Write([]byte("hello"))
 	time.Sleep(100 * time.Millisecond)
+	c.(*net.TCPConn).SetLinger(0) // close with a reset
 	c.Close()
 	if !<-cancelled {
 		t.Fatal("the context was not cancelled when the client went away")
+	}
+}
+
+// TestHalfCloseKeepsContext: a client that shuts down its sending side
+// after its request is still there to read the answer; its request's
+// context is not cancelled, and the answer arrives whole.
+func TestHalfCloseKeepsContext(t *testing.T) {
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done()
+		// Wait until the FIN has arrived, then give the watcher time
+		// to take it for the client going away.
+		c := w.(*response).ex.c
+		var b [1]byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+			n := -1
+			c.rc.Control(func(fd uintptr) {
+				n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			})
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-done:
+			http.Error(w, "cancelled", http.StatusInternalServerError)
+		case <-time.After(300 * time.Millisecond):
+			io.WriteString(w, "still here")
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(string(b), "\r\n\r\nstill here") {
+		t.Fatalf("answer %q", b)
 	}
 }
 
