@@ -392,6 +392,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 		l.h2 = &h2.Server{
 			Handler:        l,
 			MaxHeaderBytes: maxHeader,
+			PrefaceTimeout: lim.ReadHeaderTimeout,
 			IdleTimeout:    lim.IdleTimeout,
 			ReadTimeout:    lim.ReadTimeout,
 			WriteTimeout:   lim.WriteTimeout,

@@ -136,7 +136,11 @@ func (c *conn) serve() {
 	c.queueSettings()
 	c.mu.Unlock()
 
-	t := time.AfterFunc(prefaceTimeout, func() { c.nc.Close() })
+	wait := c.srv.PrefaceTimeout
+	if wait <= 0 {
+		wait = defaultPrefaceTimeout
+	}
+	t := time.AfterFunc(wait, func() { c.nc.Close() })
 	var preface [len(clientPreface)]byte
 	_, err := io.ReadFull(c.r, preface[:])
 	t.Stop()
