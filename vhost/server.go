@@ -32,6 +32,8 @@ type Server struct {
 	stopping  bool
 
 	gen atomic.Pointer[generation]
+	// access writes the access log of every generation.
+	access accessWriter
 
 	// profile is the CPU profile being written when HTTPD_CPUPROFILE
 	// names a file (see bench/README.md); nil otherwise.
@@ -195,7 +197,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	access := newAccessLog(accessOut, cfg.Log.Format)
+	access := s.access.newLog(accessOut, cfg.Log.Format)
 
 	// Open new listeners first: a port that cannot be bound fails the
 	// load before anything changes.
