@@ -34,6 +34,8 @@ type Server struct {
 	gen atomic.Pointer[generation]
 	// access writes the access log of every generation.
 	access accessWriter
+	// certs are the certificate sources generations share.
+	certs certSources
 
 	// profile is the CPU profile being written when HTTPD_CPUPROFILE
 	// names a file (see bench/README.md); nil otherwise.
@@ -71,9 +73,9 @@ func (s *Server) acquire() *generation {
 func (g *generation) release() { g.inflight.Add(-1) }
 
 // build provisions every vhost of cfg. On error nothing is left running.
-func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog) (*generation, error) {
+func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, src *certSources) (*generation, error) {
 	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
-	if err := g.startCerts(ctx, log); err != nil {
+	if err := g.startCerts(ctx, src, log); err != nil {
 		return nil, err
 	}
 	for _, v := range cfg.VHosts {
@@ -225,7 +227,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		opened = append(opened, nl)
 	}
 
-	g, err := build(ctx, cfg, s.log, access)
+	g, err := build(ctx, cfg, s.log, access, &s.certs)
 	if err != nil {
 		for _, o := range opened {
 			o.ln.Close()
