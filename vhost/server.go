@@ -36,6 +36,9 @@ type Server struct {
 	access accessWriter
 	// certs are the certificate sources generations share.
 	certs certSources
+	// fair keeps yielding fair across the native engine's listeners,
+	// which share the CPUs; closed by Shutdown.
+	fair h1.Fairness
 
 	// profile is the CPU profile being written when HTTPD_CPUPROFILE
 	// names a file (see bench/README.md); nil otherwise.
@@ -299,6 +302,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	_ = s.fair.Close()
 	if g := s.gen.Load(); g != nil {
 		g.retire(ctx, s.log)
 	}
@@ -361,6 +365,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 			IdleTimeout:       lim.IdleTimeout,
 			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
 			ErrorLog:          s.log.With("addr", addr),
+			Fairness:          &s.fair,
 			Rejected: func(c net.Conn, status int, reason string) {
 				msg := http.StatusText(status) + ": " + reason
 				if status == http.StatusRequestTimeout {

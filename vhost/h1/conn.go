@@ -55,6 +55,7 @@ var (
 // conn is one client connection.
 type conn struct {
 	srv  *Server
+	fair *Fairness // srv's
 	nc   net.Conn
 	rc   syscall.RawConn // nil when nc has no file descriptor
 	base context.Context // the server's context, before ConnContext
@@ -154,7 +155,7 @@ func (c *conn) idle(first bool) bool {
 		c.close()
 		return false
 	}
-	if yieldNow() {
+	if c.fair.yieldNow() {
 		// Let the other connections run first: by the time this one
 		// is back, its client has often sent the next request, and the
 		// read below finds it instead of failing with EAGAIN and
@@ -247,7 +248,7 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 // tryRead reads once without blocking; false means nothing is there yet.
 func (c *conn) tryRead(fd uintptr) bool {
 	if c.tries++; c.tries > 1 {
-		woke(c.fd)
+		c.fair.woke(c.fd)
 	}
 	c.grab()
 	for {
@@ -257,7 +258,7 @@ func (c *conn) tryRead(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			c.release()
-			watched.setWaiting(c.fd, true)
+			c.fair.watched.setWaiting(c.fd, true)
 			return false
 		case nil:
 			if n == 0 {
@@ -314,7 +315,7 @@ func (c *conn) release() {
 func (c *conn) close() {
 	c.state.Store(stateClosed)
 	c.release()
-	watched.setWaiting(c.fd, false)
+	c.fair.watched.setWaiting(c.fd, false)
 	c.nc.Close()
 	c.srv.forget(c)
 }
