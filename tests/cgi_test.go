@@ -341,12 +341,23 @@ func TestCGITimeoutKillsProcessGroup(t *testing.T) {
 	s.srv.WaitStderr("timed out after 1s", 5*time.Second)
 }
 
+// TestCGIDisconnectKillsProcessGroup: a client that resets the connection
+// is gone (SPEC §9; one that only sends a FIN may still be reading).
 func TestCGIDisconnectKillsProcessGroup(t *testing.T) {
 	s := newCGISite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := mustNewRequest(t, "GET", s.srv.URL("/cgi-bin/hang.sh"), nil).WithContext(ctx)
-	resp, err := http.DefaultClient.Do(req)
+	resetting := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // close with a reset
+			}
+			return c, err
+		},
+	}}
+	resp, err := resetting.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package vhost
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,76 +10,146 @@ import (
 	"time"
 )
 
-// accessLog writes one line per request in the common, combined or JSON
-// format. Lines collect in a buffer that a background goroutine flushes
-// every flushEvery, so a request never waits for the disk.
+// accessLog is one generation's access log: one line per request in the
+// common, combined or JSON format, to out. Lines go through the writer
+// that every generation of a server shares (accessWriter).
 type accessLog struct {
 	format string
-
-	mu      sync.Mutex // guards buf, scratch, out, closed, lastSec, timeStr
-	buf     *bufio.Writer
-	out     io.WriteCloser
-	scratch []byte
-	closed  bool
-	lastSec int64
-	timeStr []byte
-
-	done chan struct{}
-	wg   sync.WaitGroup
+	out    io.WriteCloser
+	w      *accessWriter
+	seq    uint64 // order of creation among w's logs: a newer log's out wins
+	closed bool   // guarded by w.mu
 }
 
-const flushEvery = 100 * time.Millisecond
+// accessWriter writes the lines of every generation's access log. Lines
+// collect in one buffer that holds whole lines only, which a background
+// goroutine flushes every flushEvery, so a request never waits for the
+// disk. Each write(2) carries whole lines, and only one goes on at a
+// time, so no line is ever torn, also while generations overlap after a
+// reload and the log file is reopened (SPEC §10).
+//
+// The buffer goes to the out of the newest log that has written a line:
+// after a reload, the old generation's lines follow the new generation's
+// to the reopened file once the new one has logged.
+type accessWriter struct {
+	mu      sync.Mutex // guards everything below, and accessLog.closed
+	buf     []byte     // whole lines
+	size    int        // buf is written once it holds this much; 0 means bufSize
+	out     io.WriteCloser
+	owner   *accessLog // whose out is out; nil when none
+	seq     uint64     // the last seq given out
+	lastSec int64
+	timeStr []byte
+	stop    chan struct{} // closed to stop the flusher; nil while none runs
+	stopped chan struct{} // closed by the flusher when it returns
+}
 
-// newAccessLog starts an access log on out. A nil out turns logging off.
+const (
+	flushEvery = 100 * time.Millisecond
+	bufSize    = 64 << 10
+)
+
+// newAccessLog starts an access log on out with a writer of its own. A
+// nil out turns logging off.
 func newAccessLog(out io.WriteCloser, format string) *accessLog {
+	return new(accessWriter).newLog(out, format)
+}
+
+// newLog makes a log on out that writes through w. A nil out turns
+// logging off.
+func (w *accessWriter) newLog(out io.WriteCloser, format string) *accessLog {
 	if out == nil {
 		return nil
 	}
-	a := &accessLog{format: format, out: out, buf: bufio.NewWriterSize(out, 64<<10), done: make(chan struct{})}
-	a.wg.Add(1)
-	go a.flusher()
-	return a
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seq++
+	return &accessLog{format: format, out: out, w: w, seq: w.seq}
 }
 
-func (a *accessLog) flusher() {
-	defer a.wg.Done()
+// takeLocked makes a's out the one lines go to, if a is newer than the
+// log whose out it is now, writing what is buffered for the old one
+// first.
+func (w *accessWriter) takeLocked(a *accessLog) {
+	if w.owner == a || w.owner != nil && w.owner.seq > a.seq {
+		return
+	}
+	if w.owner != nil && w.out != a.out {
+		w.flushLocked()
+	}
+	w.owner, w.out = a, a.out
+	if w.stop == nil {
+		w.stop, w.stopped = make(chan struct{}), make(chan struct{})
+		go w.flusher(w.stop, w.stopped)
+	}
+}
+
+// flushLocked writes the buffered lines in one write.
+func (w *accessWriter) flushLocked() {
+	if len(w.buf) == 0 || w.out == nil {
+		return
+	}
+	_, _ = w.out.Write(w.buf)
+	if cap(w.buf) > 4*w.bufSize() {
+		w.buf = nil // a huge line does not keep its buffer
+	} else {
+		w.buf = w.buf[:0]
+	}
+}
+
+func (w *accessWriter) bufSize() int {
+	if w.size > 0 {
+		return w.size
+	}
+	return bufSize
+}
+
+func (w *accessWriter) flusher(stop, stopped chan struct{}) {
+	defer close(stopped)
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-a.done:
+		case <-stop:
 			return
 		case <-t.C:
-			a.mu.Lock()
-			if a.buf.Buffered() > 0 {
-				_ = a.buf.Flush()
-			}
-			a.mu.Unlock()
+			w.mu.Lock()
+			w.flushLocked()
+			w.mu.Unlock()
 		}
 	}
 }
 
-// Close flushes and closes the log (not stdout or stderr).
+// Close flushes the log and closes its out (not stdout or stderr: the
+// caller hands those wrapped). Its later lines are dropped.
 func (a *accessLog) Close() error {
 	if a == nil {
 		return nil
 	}
-	a.mu.Lock()
+	w := a.w
+	w.mu.Lock()
 	if a.closed {
-		a.mu.Unlock()
+		w.mu.Unlock()
 		return nil
 	}
 	a.closed = true
-	a.mu.Unlock()
-	close(a.done)
-	a.wg.Wait()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	err := a.buf.Flush()
-	if cerr := a.out.Close(); err == nil {
-		err = cerr
+	var stop, stopped chan struct{}
+	if w.owner == a {
+		w.flushLocked()
+		w.owner, w.out = nil, nil
+		stop, stopped = w.stop, w.stopped
+		w.stop, w.stopped = nil, nil
+	} else if w.out == a.out {
+		// A newer log writes to the same out, and closes it.
+		w.mu.Unlock()
+		return nil
 	}
-	return err
+	w.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-stopped
+	}
+	return a.out.Close()
 }
 
 // timed reports whether lines carry the request's duration, so that the
@@ -92,28 +161,33 @@ func (a *accessLog) log(rw *responseWriter, r *http.Request, vhost string) {
 		return
 	}
 	now := time.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return
-	}
-	b := a.scratch[:0]
 	host := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	w := a.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.closed {
+		return
+	}
+	w.takeLocked(a)
+	// The line goes straight into the buffer, which holds whole lines:
+	// it is written once it is full, never in the middle of one.
+	b := w.buf
 	if a.format == "json" {
 		b = a.appendJSON(b, rw, r, vhost, host, now)
 	} else {
-		b = a.appendCLF(b, rw, r, host, now)
+		b = w.appendCLF(b, a.format, rw, r, host, now)
 	}
-	b = append(b, '\n')
-	_, _ = a.buf.Write(b)
-	a.scratch = b
+	w.buf = append(b, '\n')
+	if len(w.buf) >= w.bufSize() {
+		w.flushLocked()
+	}
 }
 
 // appendCLF writes the Common or Combined Log Format.
-func (a *accessLog) appendCLF(b []byte, rw *responseWriter, r *http.Request, host string, now time.Time) []byte {
+func (w *accessWriter) appendCLF(b []byte, format string, rw *responseWriter, r *http.Request, host string, now time.Time) []byte {
 	b = append(b, host...)
 	b = append(b, " - "...)
 	if u, _, ok := r.BasicAuth(); ok && u != "" {
@@ -122,11 +196,11 @@ func (a *accessLog) appendCLF(b []byte, rw *responseWriter, r *http.Request, hos
 		b = append(b, '-')
 	}
 	b = append(b, " ["...)
-	if sec := now.Unix(); sec != a.lastSec {
-		a.lastSec = sec
-		a.timeStr = now.AppendFormat(a.timeStr[:0], "02/Jan/2006:15:04:05 -0700")
+	if sec := now.Unix(); sec != w.lastSec {
+		w.lastSec = sec
+		w.timeStr = now.AppendFormat(w.timeStr[:0], "02/Jan/2006:15:04:05 -0700")
 	}
-	b = append(b, a.timeStr...)
+	b = append(b, w.timeStr...)
 	b = append(b, "] \""...)
 	b = appendEscaped(b, r.Method)
 	b = append(b, ' ')
@@ -141,7 +215,7 @@ func (a *accessLog) appendCLF(b []byte, rw *responseWriter, r *http.Request, hos
 	} else {
 		b = strconv.AppendInt(b, rw.bytes, 10)
 	}
-	if a.format == "combined" {
+	if format == "combined" {
 		b = append(b, " \""...)
 		b = appendEscaped(b, orDash(r.Referer()))
 		b = append(b, "\" \""...)

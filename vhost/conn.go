@@ -44,6 +44,12 @@ type watchConn struct {
 	// framer follows the request framing on plain connections; nil over
 	// TLS, where Read sees ciphertext.
 	framer *framer
+	// tls is set under a TLS connection. Nothing is then ever written
+	// here (it would land outside the TLS stream), and until the first
+	// request starts (started) each new read deadline clears pending, so
+	// that the handshake's bytes are not taken for a request header.
+	tls     bool
+	started atomic.Bool
 }
 
 // errorHeaders is what net/http writes after the status line of the
@@ -62,10 +68,22 @@ func (c *watchConn) Read(p []byte) (int, error) {
 		c.pending.Store(false)
 		c.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", http.StatusRequestTimeout,
 			"err", errSlowHeader)
-		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(c.Conn, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\n408 Request Timeout")
+		if !c.tls {
+			// net/http closes silently on a timeout; SPEC §9 wants a 408.
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(c.Conn, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 19\r\n\r\n408 Request Timeout")
+		}
 	}
 	return n, err
+}
+
+// SetReadDeadline is called by net/http (through the TLS connection)
+// after the handshake, before it waits for the first request.
+func (c *watchConn) SetReadDeadline(t time.Time) error {
+	if c.tls && !c.started.Load() {
+		c.pending.Store(false)
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 // headerPending reports whether a request header has begun and not
@@ -120,6 +138,7 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 		c = tc.NetConn()
 		if wc, ok := c.(*watchConn); ok {
 			wc.framer = nil // set before the connection's first Read
+			wc.tls = true
 		}
 	}
 	if wc, ok := c.(*watchConn); ok {
@@ -141,5 +160,8 @@ func startRequest(r *http.Request) (conflictingLength bool) {
 		return false
 	}
 	wc.pending.Store(false)
+	if wc.tls {
+		wc.started.Store(true)
+	}
 	return r.ProtoMajor == 1 && wc.framer != nil && wc.framer.claim(r.Method, r.RequestURI)
 }

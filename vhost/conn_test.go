@@ -2,10 +2,13 @@ package vhost
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,5 +253,83 @@ func TestVHostFramerAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per request, want 0", allocs)
+	}
+}
+
+// appendFile stands for one file opened twice with O_APPEND: each out
+// appends its writes to the same text, one write at a time.
+type appendFile struct {
+	mu     sync.Mutex
+	text   []byte
+	writes int
+	torn   int // writes that did not end a line
+}
+
+type appendOut struct{ f *appendFile }
+
+func (o appendOut) Write(p []byte) (int, error) {
+	o.f.mu.Lock()
+	defer o.f.mu.Unlock()
+	o.f.text = append(o.f.text, p...)
+	o.f.writes++
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		o.f.torn++
+	}
+	return len(p), nil
+}
+
+func (appendOut) Close() error { return nil }
+
+// TestVHostAccessLogWholeLines: two generations log at once, as after a
+// reload, each with its own out on the same file and a buffer smaller
+// than a few lines: every write carries whole lines, and every line is
+// whole.
+func TestVHostAccessLogWholeLines(t *testing.T) {
+	f := &appendFile{}
+	w := &accessWriter{size: 300}
+	const perWriter, writers = 2000, 4
+	old := w.newLog(appendOut{f}, "combined")
+	var cur atomic.Pointer[accessLog] // the generation requests start on
+	cur.Store(old)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			for n := range perWriter {
+				if i == 0 && n == perWriter/2 {
+					// A reload: the file is opened again for a new
+					// generation; requests of the old one go on.
+					cur.Store(w.newLog(appendOut{f}, "combined"))
+				}
+				a := cur.Load()
+				if i%2 == 0 {
+					a = old
+				}
+				r := httptest.NewRequest("GET", fmt.Sprintf("/w%d/%d/%s", i, n, strings.Repeat("x", n%97)), nil)
+				r.RemoteAddr = "192.0.2.1:1000"
+				a.log(&responseWriter{status: 200, bytes: int64(n)}, r, "x")
+			}
+		})
+	}
+	wg.Wait()
+	for _, a := range []*accessLog{old, cur.Load()} {
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.torn > 0 {
+		t.Errorf("%d of %d writes ended inside a line", f.torn, f.writes)
+	}
+	line := regexp.MustCompile(`^192\.0\.2\.1 - - \[[^]]+\] "GET /w\d/\d+/x* HTTP/1\.1" 200 (\d+|-) "-" "-"$`)
+	lines := strings.Split(strings.TrimSuffix(string(f.text), "\n"), "\n")
+	if len(lines) != perWriter*writers {
+		t.Errorf("%d lines, want %d", len(lines), perWriter*writers)
+	}
+	for _, l := range lines {
+		if !line.MatchString(l) {
+			t.Fatalf("torn line %q", l)
+		}
+	}
+	if f.writes < 100 {
+		t.Errorf("only %d writes: the tiny buffer was not used", f.writes)
 	}
 }

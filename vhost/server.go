@@ -36,6 +36,13 @@ type Server struct {
 	stopping  bool
 
 	gen atomic.Pointer[generation]
+	// access writes the access log of every generation.
+	access accessWriter
+	// certs are the certificate sources generations share.
+	certs certSources
+	// fair keeps yielding fair across the native engine's listeners,
+	// which share the CPUs; closed by Shutdown.
+	fair h1.Fairness
 
 	// killCtx ends when a shutdown's time is up: its Done channel is
 	// every module's Env.Kill, and generations retiring after a reload
@@ -87,10 +94,11 @@ func (s *Server) acquire() *generation {
 func (g *generation) release() { g.inflight.Add(-1) }
 
 // build provisions every vhost of cfg. base holds what every module's
-// Env shares across vhosts. On error nothing is left running.
-func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env) (*generation, error) {
+// Env shares across vhosts; src is the server's certificate sources. On
+// error nothing is left running.
+func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env, src *certSources) (*generation, error) {
 	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
-	if err := g.startCerts(ctx, log); err != nil {
+	if err := g.startCerts(ctx, src, log); err != nil {
 		return nil, err
 	}
 	for _, v := range cfg.VHosts {
@@ -214,7 +222,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	access := newAccessLog(accessOut, cfg.Log.Format)
+	access := s.access.newLog(accessOut, cfg.Log.Format)
 
 	// Open new listeners first: a port that cannot be bound fails the
 	// load before anything changes.
@@ -242,7 +250,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		opened = append(opened, nl)
 	}
 
-	g, err := build(ctx, cfg, s.log, access, s.baseEnv())
+	g, err := build(ctx, cfg, s.log, access, s.baseEnv(), &s.certs)
 	if err != nil {
 		for _, o := range opened {
 			o.ln.Close()
@@ -330,6 +338,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	_ = s.fair.Close()
 	stop := s.killAfter(ctx)
 	defer stop()
 	if g := s.gen.Load(); g != nil {
@@ -421,6 +430,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 			IdleTimeout:       lim.IdleTimeout,
 			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
 			ErrorLog:          s.log.With("addr", addr),
+			Fairness:          &s.fair,
 			Rejected: func(c net.Conn, status int, reason string) {
 				msg := http.StatusText(status) + ": " + reason
 				if status == http.StatusRequestTimeout {
@@ -456,6 +466,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 		l.h2 = &h2.Server{
 			Handler:        l,
 			MaxHeaderBytes: maxHeader,
+			PrefaceTimeout: lim.ReadHeaderTimeout,
 			IdleTimeout:    lim.IdleTimeout,
 			ReadTimeout:    lim.ReadTimeout,
 			WriteTimeout:   lim.WriteTimeout,

@@ -110,6 +110,8 @@ func (p *probe) Wrap(next registry.Handler) registry.Handler {
 			return err
 		case "fail":
 			return registry.Errorf(http.StatusForbidden, "probe: secret reason %s", r.URL.Path)
+		case "gone":
+			return registry.Errorf(499, "probe: the client went away")
 		case "unavailable":
 			return registry.Errorf(http.StatusServiceUnavailable, "probe: down")
 		case "allow":
@@ -778,6 +780,46 @@ vhost "i.test" {
 	}
 	if strings.Contains(ts.log.String(), "status=408") {
 		t.Errorf("an idle connection was logged as a slow request:\n%s", ts.log.String())
+	}
+}
+
+// TestVHostClientGoneNotAnswered: a handler error with status 499 (the
+// client went away) is never written on the wire: the connection closes
+// with nothing sent, the error log has it at info level and the access
+// log records 499.
+func TestVHostClientGoneNotAnswered(t *testing.T) { forEngines(t, testVHostClientGoneNotAnswered) }
+
+func testVHostClientGoneNotAnswered(t *testing.T, engine string) {
+	ts := startServer(t, withEngine(engine, `
+server {
+  listen = ["127.0.0.1:0"]
+}
+log {
+  format = "common"
+}
+vhost "a" {
+  probe "/gone" {
+    mode = "gone"
+  }
+}
+`))
+	for _, req := range []string{
+		"GET /gone HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /gone HTTP/1.0\r\n\r\n",
+	} {
+		if got := ts.raw(req); got != "" {
+			t.Errorf("%q: the server answered %q, want the connection closed with nothing sent", req, got)
+		}
+	}
+	waitFor(t, "two access-log lines", func() bool { return strings.Count(ts.access.String(), "\n") >= 2 })
+	for _, line := range strings.Split(strings.TrimSpace(ts.access.String()), "\n") {
+		if !strings.Contains(line, `"GET /gone HTTP/1.`) || !strings.Contains(line, "\" 499 ") {
+			t.Errorf("access log line %q, want status 499", line)
+		}
+	}
+	log := ts.log.String()
+	if strings.Count(log, "level=INFO msg=\"request failed\"") != 2 || strings.Count(log, "status=499") != 2 || strings.Contains(log, "level=ERROR") {
+		t.Errorf("error log, want two info lines with status 499:\n%s", log)
 	}
 }
 

@@ -150,13 +150,20 @@ func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 	st.access.log(rw, r, st.v.Name)
 	if rw.abort {
 		// Cut the connection: the client must not take a partial body
-		// for a whole one.
+		// for a whole one, and one that went away gets nothing.
 		panic(http.ErrAbortHandler)
 	}
 }
 
+// statusClientGone is the status of a handler error for a client that
+// went away (nginx's 499, as CGI's StatusClientClosed): nobody is left to
+// read an answer, so none is written.
+const statusClientGone = 499
+
 // fail answers a request whose handler returned err: the status page if
-// nothing was written yet, and one error-log line.
+// nothing was written yet, and one error-log line. A client that went
+// away gets no answer: the access log records 499 and the connection is
+// closed.
 func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := registry.StatusOf(err)
 	level := slog.LevelInfo
@@ -167,6 +174,17 @@ func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 		level = slog.LevelDebug
 	}
 	rw, _ := w.(*responseWriter)
+	if status == statusClientGone {
+		if rw != nil {
+			if !rw.wroteHeader {
+				rw.status = statusClientGone
+			}
+			rw.abort = true
+		}
+		st.log.Log(r.Context(), slog.LevelInfo, "request failed",
+			"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "status", statusClientGone, "err", err)
+		return
+	}
 	if rw != nil && rw.wroteHeader {
 		level = slog.LevelError
 		if errors.Is(err, context.Canceled) {

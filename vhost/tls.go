@@ -25,25 +25,27 @@ const (
 	localDir = "pki"       // the local CA of tls = "internal"
 )
 
-// The certificate sources outlive generations: a reload that keeps the
-// acme settings keeps the ACME manager, with its cached certificates and
-// any issuance under way, and a reload keeps the local CA with its issued
-// leaves. Each generation that uses a source holds a reference; the
-// generation that drops the last one (on a reload that no longer needs
-// it, or at shutdown) stops it.
-var (
-	acmeManagers refPool[certs.ACMEConfig, *certs.ACME]
-	localCAs     refPool[string, *certs.LocalCA] // by folder
-)
+// certSources are the certificate sources of a server. They outlive
+// generations: a reload that keeps the acme settings keeps the ACME
+// manager, with its cached certificates and any issuance under way, and
+// a reload keeps the local CA with its issued leaves. Each generation
+// that uses a source holds a reference; the generation that drops the
+// last one (on a reload that no longer needs it, or at shutdown) stops
+// it. The zero value is ready.
+type certSources struct {
+	acme  refPool[certs.ACMEConfig, *certs.ACME]
+	local refPool[string, *certs.LocalCA] // by folder
+}
 
 // certManager is a generation's share of the certificate sources: the
 // ACME managers of its vhosts with tls = "auto" and the local CA of those
 // with tls = "internal".
 type certManager struct {
+	src   *certSources
 	uses  []acmeUse
 	acme  map[*conf.VHost]*certs.ACME
 	local *certs.LocalCA
-	dir   string // local's folder, its key in localCAs
+	dir   string // local's folder, its key in src.local
 	stop  sync.Once
 }
 
@@ -57,20 +59,21 @@ type acmeUse struct {
 // startCerts starts certificate management for the generation's vhosts
 // that need it. It does not wait for any certificate to be issued: ACME
 // issuance runs in the background, and a handshake for a name still
-// being issued waits briefly, then fails. On error nothing is left held.
-func (g *generation) startCerts(_ context.Context, log *slog.Logger) error {
+// being issued waits briefly, then fails. The sources come from src. On
+// error nothing is left held.
+func (g *generation) startCerts(_ context.Context, src *certSources, log *slog.Logger) error {
 	for _, v := range g.cfg.VHosts {
 		if v.TLS.Mode != conf.TLSAuto && v.TLS.Mode != conf.TLSInternal {
 			continue
 		}
 		if g.certs == nil {
-			g.certs = &certManager{acme: map[*conf.VHost]*certs.ACME{}}
+			g.certs = &certManager{src: src, acme: map[*conf.VHost]*certs.ACME{}}
 		}
 		m := g.certs
 		switch v.TLS.Mode {
 		case conf.TLSAuto:
 			key := acmeConfig(g.cfg, v)
-			a, err := acmeManagers.acquire(key, func() (*certs.ACME, error) {
+			a, err := src.acme.acquire(key, func() (*certs.ACME, error) {
 				return certs.NewACME(key, log.With("module", "tls"))
 			})
 			if err != nil {
@@ -96,7 +99,7 @@ func (g *generation) startCerts(_ context.Context, log *slog.Logger) error {
 				continue
 			}
 			dir := filepath.Join(g.cfg.Server.DataDir, localDir)
-			ca, err := localCAs.acquire(dir, func() (*certs.LocalCA, error) {
+			ca, err := src.local.acquire(dir, func() (*certs.LocalCA, error) {
 				ca, created, err := certs.OpenLocalCA(dir)
 				if err != nil {
 					return nil, err
@@ -152,10 +155,10 @@ func (g *generation) stopCerts() {
 	m.stop.Do(func() {
 		for _, u := range m.uses {
 			u.a.Unmanage(u.names)
-			acmeManagers.release(u.key, (*certs.ACME).Stop)
+			m.src.acme.release(u.key, (*certs.ACME).Stop)
 		}
 		if m.local != nil {
-			localCAs.release(m.dir, func(*certs.LocalCA) {})
+			m.src.local.release(m.dir, func(*certs.LocalCA) {})
 		}
 	})
 }

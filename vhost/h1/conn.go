@@ -55,6 +55,7 @@ var (
 // conn is one client connection.
 type conn struct {
 	srv  *Server
+	fair *Fairness // srv's
 	nc   net.Conn
 	rc   syscall.RawConn // nil when nc has no file descriptor
 	base context.Context // the server's context, before ConnContext
@@ -90,7 +91,7 @@ type conn struct {
 	tries     int // calls of tryRead in this wait; a second one follows a wakeup
 	fd        int // the descriptor behind rc, -1 without one
 	peekByte  [1]byte
-	gone      bool // the watcher saw EOF or an error
+	gone      bool // the watcher saw an error: the client reset the connection
 
 	flushes int  // writes of c.out so far
 	noCork  bool // TCP_CORK failed once: not a TCP socket
@@ -154,7 +155,7 @@ func (c *conn) idle(first bool) bool {
 		c.close()
 		return false
 	}
-	if yieldNow() {
+	if c.fair.yieldNow() {
 		// Let the other connections run first: by the time this one
 		// is back, its client has often sent the next request, and the
 		// read below finds it instead of failing with EAGAIN and
@@ -247,7 +248,7 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 // tryRead reads once without blocking; false means nothing is there yet.
 func (c *conn) tryRead(fd uintptr) bool {
 	if c.tries++; c.tries > 1 {
-		woke(c.fd)
+		c.fair.woke(c.fd)
 	}
 	c.grab()
 	for {
@@ -257,7 +258,7 @@ func (c *conn) tryRead(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			c.release()
-			watched.setWaiting(c.fd, true)
+			c.fair.watched.setWaiting(c.fd, true)
 			return false
 		case nil:
 			if n == 0 {
@@ -314,7 +315,7 @@ func (c *conn) release() {
 func (c *conn) close() {
 	c.state.Store(stateClosed)
 	c.release()
-	watched.setWaiting(c.fd, false)
+	c.fair.watched.setWaiting(c.fd, false)
 	c.nc.Close()
 	c.srv.forget(c)
 }
@@ -563,8 +564,15 @@ func (c *conn) writeBig(p, tail []byte) error {
 	return err
 }
 
-// peek checks, without consuming anything, whether the client has closed
-// the connection; false means nothing is there yet.
+// peek checks, without consuming anything, whether the client has reset
+// the connection or sent more; false means neither has happened yet.
+//
+// A FIN is not the client going away: a client that shuts down its
+// sending side after a complete request (HTTP/1.0 tools, `nc -N`) still
+// reads the answer. So end of input keeps the watch waiting, for a reset
+// or for the handler to finish; only an error (a reset) sets gone. After a
+// FIN the socket stays readable, and each wakeup (the writer's, mostly)
+// costs one more peek.
 func (c *conn) peek(fd uintptr) bool {
 	for {
 		n, _, err := syscall.Recvfrom(int(fd), c.peekByte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
@@ -574,7 +582,7 @@ func (c *conn) peek(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		case nil:
-			c.gone = n == 0
+			return n > 0 // bytes of a pipelined request; 0 is a FIN: go on waiting
 		default:
 			c.gone = true
 		}
@@ -582,7 +590,7 @@ func (c *conn) peek(fd uintptr) bool {
 	}
 }
 
-// watch waits until the client closes the connection or sends more, and
+// watch waits until the client resets the connection or sends more, and
 // cancels ctx in the first case. unwatch stops it.
 func (c *conn) watch(ctx *reqContext) {
 	c.gone = false

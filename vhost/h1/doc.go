@@ -61,7 +61,9 @@
 //
 // A request's context carries http.ServerContextKey and
 // http.LocalAddrContextKey, and it is cancelled when the handler returns.
-// It is also cancelled when the client goes away, but watching for that
+// It is also cancelled when the client goes away (resets the connection;
+// a client that only shut down its sending side still reads the answer,
+// and a failed write ends the request anyway), but watching for that
 // costs a goroutine and a read, so this starts only once a handler asks
 // for Done() and the request body has been read. Static files never ask,
 // while CGI and WSGI do.

@@ -113,8 +113,8 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 	if req.RequestURI == "*" && req.Method == "OPTIONS" {
 		h = globalOptions // as net/http: "OPTIONS *" is the server's to answer
 	}
-	inHandler.Add(1)
-	defer inHandler.Add(-1)
+	c.fair.inHandler.Add(1)
+	defer c.fair.inHandler.Add(-1)
 	h.ServeHTTP(w, req)
 	return c.state.Load() != stateHijacked
 }

@@ -45,8 +45,18 @@ type Server struct {
 	// ErrorLog receives handler panics; nil means slog.Default().
 	ErrorLog *slog.Logger
 
+	// Fairness, when set, is shared with the other servers of the
+	// process (see Fairness), and its owner closes it. Nil means one of
+	// the server's own, closed by Close or a Shutdown that ends every
+	// connection.
+	Fairness *Fairness
+
 	inShutdown atomic.Bool
 	hot        atomic.Int64 // connections waiting on a large stack
+
+	fairOnce sync.Once
+	fair     *Fairness // Fairness, or own
+	own      bool      // fair is the server's own
 
 	mu        sync.Mutex // guards listeners and conns
 	listeners map[*net.Listener]struct{}
@@ -102,12 +112,13 @@ func (s *Server) Serve(l net.Listener) error {
 	// Accept waits in the netpoller like an idle connection, and busy
 	// connections must not keep a new one waiting (see starve.go).
 	_, lfd := rawConn(l)
-	watched.add(lfd)
+	fair := s.fairness()
+	fair.watched.add(lfd)
 	var delay time.Duration
 	for {
-		watched.setWaiting(lfd, true)
+		fair.watched.setWaiting(lfd, true)
 		nc, err := l.Accept()
-		watched.setWaiting(lfd, false)
+		fair.watched.setWaiting(lfd, false)
 		if err != nil {
 			if s.inShutdown.Load() {
 				return http.ErrServerClosed
@@ -129,6 +140,24 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		go c.start()
+	}
+}
+
+// fairness is the Fairness the server's connections use.
+func (s *Server) fairness() *Fairness {
+	s.fairOnce.Do(func() {
+		s.fair = s.Fairness
+		if s.fair == nil {
+			s.fair, s.own = new(Fairness), true
+		}
+	})
+	return s.fair
+}
+
+// closeFairness closes the server's own Fairness.
+func (s *Server) closeFairness() {
+	if f := s.fairness(); s.own {
+		_ = f.Close()
 	}
 }
 
@@ -169,9 +198,9 @@ func rawConn(x any) (syscall.RawConn, int) {
 }
 
 func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, fair: s.fairness(), nc: nc}
 	c.rc, c.fd = rawConn(nc)
-	watched.add(c.fd)
+	c.fair.watched.add(c.fd)
 	c.tryReadFn = c.tryRead
 	c.peekFn = c.peek
 	s.mu.Lock()
@@ -236,6 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.sweepStop = nil
 			}
 			s.mu.Unlock()
+			s.closeFairness()
 			return err
 		}
 		select {
@@ -278,5 +308,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.serving.Wait()
+	s.closeFairness()
 	return err
 }

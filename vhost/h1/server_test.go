@@ -290,24 +290,25 @@ func TestWakeupFromPollerRenewsYield(t *testing.T) {
 	get("/1")
 	// Once idle, the connection's first read finds nothing and it waits
 	// in the netpoller, marked as waiting.
+	f := s.fairness()
 	waitConn(t, s, "is not marked as waiting", func(sc *conn) bool {
-		return sc.state.Load() == stateIdle && watched.waiting(sc.fd)
+		return sc.state.Load() == stateIdle && f.watched.waiting(sc.fd)
 	})
-	starving.Store(true)
+	f.starving.Store(true)
 	before := nanotime()
-	polled.Store(before - 2*int64(yieldWindow))
+	f.polled.Store(before - 2*int64(yieldWindow))
 	get("/2")
-	if got := polled.Load(); got < before {
+	if got := f.polled.Load(); got < before {
 		t.Fatalf("the wakeup was not recorded: polled %d, request sent at %d", got, before)
 	}
-	if starving.Load() {
+	if f.starving.Load() {
 		t.Fatal("the wakeup did not end the starving spell")
 	}
 }
 
 // watchedPair returns a non-blocking socket pair whose first end is in
-// the watch set, as a connection's would be.
-func watchedPair(t *testing.T) [2]int {
+// f's watch set, as a connection's would be.
+func watchedPair(t *testing.T, f *Fairness) [2]int {
 	t.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
@@ -317,15 +318,23 @@ func watchedPair(t *testing.T) [2]int {
 		syscall.Close(fds[0])
 		syscall.Close(fds[1])
 	})
-	watched.add(fds[0])
+	f.watched.add(fds[0])
 	return fds
+}
+
+// newFairness is a Fairness of the test's own.
+func newFairness(t *testing.T) *Fairness {
+	f := new(Fairness)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 // TestYieldNow: yielding goes on while wakeups come, and past yieldWindow
 // it stops only for a waiting connection that has bytes, or while a
 // request is in its handler, until a wakeup.
 func TestYieldNow(t *testing.T) {
-	fds := watchedPair(t)
+	f := newFairness(t)
+	fds := watchedPair(t, f)
 	buf := make([]byte, 16)
 	stale := func() int64 { return nanotime() - 2*int64(yieldWindow) }
 	for _, tc := range []struct {
@@ -352,29 +361,29 @@ func TestYieldNow(t *testing.T) {
 					break
 				}
 			}
-			watched.waitingWithBytes()
-			watched.setWaiting(fds[0], tc.waiting)
-			starving.Store(tc.starving)
-			inHandler.Add(tc.handlers)
-			defer inHandler.Add(-tc.handlers)
+			f.watched.waitingWithBytes()
+			f.watched.setWaiting(fds[0], tc.waiting)
+			f.starving.Store(tc.starving)
+			f.inHandler.Add(tc.handlers)
+			defer f.inHandler.Add(-tc.handlers)
 			if tc.bytes {
 				syscall.Write(fds[1], []byte("GET"))
 			}
 			p := tc.polled()
-			polled.Store(p)
-			if got := yieldNow(); got != tc.want {
+			f.polled.Store(p)
+			if got := f.yieldNow(); got != tc.want {
 				t.Fatalf("yieldNow = %v, want %v", got, tc.want)
 			}
-			if renewed := polled.Load() != p; renewed != tc.renewed {
+			if renewed := f.polled.Load() != p; renewed != tc.renewed {
 				t.Fatalf("polled renewed = %v, want %v", renewed, tc.renewed)
 			}
-			if !tc.want && !starving.Load() {
+			if !tc.want && !f.starving.Load() {
 				t.Fatal("not yielding, but not marked as starving")
 			}
 		})
 	}
-	starving.Store(false)
-	watched.setWaiting(fds[0], false)
+	f.starving.Store(false)
+	f.watched.setWaiting(fds[0], false)
 }
 
 // TestAcceptIsWatched: a listener whose Serve waits in Accept is marked
@@ -384,7 +393,7 @@ func TestAcceptIsWatched(t *testing.T) {
 	s := &Server{}
 	addr := startServer(t, s, httpEcho)
 	lfd := -1
-	for deadline := time.Now().Add(5 * time.Second); lfd < 0 || !watched.waiting(lfd); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); lfd < 0 || !s.fairness().watched.waiting(lfd); time.Sleep(10 * time.Millisecond) {
 		s.mu.Lock()
 		for l := range s.listeners {
 			_, lfd = rawConn(*l)
@@ -402,16 +411,16 @@ func TestAcceptIsWatched(t *testing.T) {
 	}
 	defer ln.Close()
 	_, fd := rawConn(ln)
-	watched.add(fd)
-	watched.waitingWithBytes()
-	watched.setWaiting(fd, true)
-	defer watched.setWaiting(fd, false)
+	s.fairness().watched.add(fd)
+	s.fairness().watched.waitingWithBytes()
+	s.fairness().watched.setWaiting(fd, true)
+	defer s.fairness().watched.setWaiting(fd, false)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if !watched.waitingWithBytes() {
+	if !s.fairness().watched.waitingWithBytes() {
 		t.Fatal("a connection queued on a waiting listener was not seen")
 	}
 	if c2, err := net.Dial("tcp", addr); err == nil {
@@ -423,8 +432,9 @@ func TestAcceptIsWatched(t *testing.T) {
 // as waiting; bytes found by the first read of a wait are not a wakeup,
 // and those found after one are.
 func TestTryReadMarksWaiting(t *testing.T) {
-	fds := watchedPair(t)
-	c := &conn{fd: fds[0]}
+	f := newFairness(t)
+	fds := watchedPair(t, f)
+	c := &conn{fair: f, fd: fds[0]}
 	defer c.release()
 	for _, tc := range []struct {
 		name    string
@@ -442,15 +452,15 @@ func TestTryReadMarksWaiting(t *testing.T) {
 			if tc.data {
 				syscall.Write(fds[1], []byte("GET"))
 			}
-			polled.Store(0)
+			f.polled.Store(0)
 			c.tries = tc.tries
 			if ok := c.tryRead(uintptr(fds[0])); ok != tc.ok {
 				t.Fatalf("tryRead = %v, want %v", ok, tc.ok)
 			}
-			if marked := polled.Load() != 0; marked != tc.marked {
+			if marked := f.polled.Load() != 0; marked != tc.marked {
 				t.Fatalf("wakeup recorded = %v, want %v", marked, tc.marked)
 			}
-			if w := watched.waiting(fds[0]); w != tc.waiting {
+			if w := f.watched.waiting(fds[0]); w != tc.waiting {
 				t.Fatalf("waiting = %v, want %v", w, tc.waiting)
 			}
 		})
@@ -458,8 +468,8 @@ func TestTryReadMarksWaiting(t *testing.T) {
 }
 
 // TestDoneWhileBodyRead: a handler may ask for Done on another goroutine
-// while it reads the body (run with -race); the client going away after
-// the body still cancels the context.
+// while it reads the body (run with -race); the client going away (a
+// reset) after the body still cancels the context.
 func TestDoneWhileBodyRead(t *testing.T) {
 	cancelled := make(chan bool, 1)
 	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
@@ -481,9 +491,53 @@ func TestDoneWhileBodyRead(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // Done is asked while the body is awaited
 	c.Write([]byte("hello"))
 	time.Sleep(100 * time.Millisecond)
+	c.(*net.TCPConn).SetLinger(0) // close with a reset
 	c.Close()
 	if !<-cancelled {
 		t.Fatal("the context was not cancelled when the client went away")
+	}
+}
+
+// TestHalfCloseKeepsContext: a client that shuts down its sending side
+// after its request is still there to read the answer; its request's
+// context is not cancelled, and the answer arrives whole.
+func TestHalfCloseKeepsContext(t *testing.T) {
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done()
+		// Wait until the FIN has arrived, then give the watcher time
+		// to take it for the client going away.
+		c := w.(*response).ex.c
+		var b [1]byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+			n := -1
+			c.rc.Control(func(fd uintptr) {
+				n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			})
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-done:
+			http.Error(w, "cancelled", http.StatusInternalServerError)
+		case <-time.After(300 * time.Millisecond):
+			io.WriteString(w, "still here")
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(string(b), "\r\n\r\nstill here") {
+		t.Fatalf("answer %q", b)
 	}
 }
 

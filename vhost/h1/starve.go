@@ -39,7 +39,12 @@ import (
 // netpoller before the waiting connections are checked.
 const yieldWindow = 200 * time.Microsecond
 
-var (
+// Fairness is what keeps yielding fair: when a connection last woke from
+// the netpoller, whether one is starving, the watch set of every
+// connection and the count of requests in their handlers. The servers of
+// a process share its CPUs and netpoller, so they should share one
+// (Server.Fairness). The zero value is ready; Close releases it.
+type Fairness struct {
 	// polled is when (nanotime) a connection last woke from the
 	// netpoller, or a check found no waiting connection with bytes.
 	polled atomic.Int64
@@ -50,40 +55,44 @@ var (
 	watched watchSet
 	// inHandler counts the requests in their handlers.
 	inHandler atomic.Int64
-)
+}
+
+// Close releases the watch set's epoll instance. Connections still
+// served afterwards stop yielding past the window, as if one starved.
+func (f *Fairness) Close() error { return f.watched.close() }
 
 // yieldNow reports whether a connection that has just answered should let
 // the others run before it looks for its next request.
-func yieldNow() bool {
+func (f *Fairness) yieldNow() bool {
 	now := nanotime()
-	if now-polled.Load() < int64(yieldWindow) {
+	if now-f.polled.Load() < int64(yieldWindow) {
 		return true
 	}
-	if starving.Load() {
+	if f.starving.Load() {
 		return false
 	}
-	if inHandler.Load() > int64(runtime.GOMAXPROCS(0)-1) {
-		starving.Store(true)
+	if f.inHandler.Load() > int64(runtime.GOMAXPROCS(0)-1) {
+		f.starving.Store(true)
 		return false
 	}
-	if !watched.checking.CompareAndSwap(false, true) {
+	if !f.watched.checking.CompareAndSwap(false, true) {
 		return true // another connection is checking
 	}
-	found := watched.waitingWithBytes()
-	watched.checking.Store(false)
+	found := f.watched.waitingWithBytes()
+	f.watched.checking.Store(false)
 	if found {
-		starving.Store(true)
+		f.starving.Store(true)
 		return false
 	}
-	polled.Store(now)
+	f.polled.Store(now)
 	return true
 }
 
 // woke records that a connection woke from the netpoller.
-func woke(fd int) {
-	polled.Store(nanotime())
-	starving.Store(false)
-	watched.setWaiting(fd, false)
+func (f *Fairness) woke(fd int) {
+	f.polled.Store(nanotime())
+	f.starving.Store(false)
+	f.watched.setWaiting(fd, false)
 }
 
 // watchSet is a second epoll instance, edge-triggered, on every
@@ -93,8 +102,9 @@ func woke(fd int) {
 // closed; one reused by a new connection is added again.
 type watchSet struct {
 	once     sync.Once
-	epfd     int // -1: no epoll instance, and every check finds a starving connection
-	mu       sync.Mutex
+	epMu     sync.RWMutex                                     // guards epfd against close while it is used
+	epfd     int                                              // -1: no epoll instance, and every check finds a starving connection
+	mu       sync.Mutex                                       // serializes making chunks
 	chunks   [1 << 10]atomic.Pointer[[watchChunk]atomic.Bool] // waiting, by descriptor
 	checking atomic.Bool
 	events   [128]syscall.EpollEvent // used by the one checking
@@ -110,9 +120,24 @@ func (w *watchSet) init() {
 	w.epfd = fd
 }
 
+// close closes the epoll instance; the set then watches nothing.
+func (w *watchSet) close() error {
+	w.once.Do(func() { w.epfd = -1 })
+	w.epMu.Lock()
+	defer w.epMu.Unlock()
+	if w.epfd < 0 {
+		return nil
+	}
+	err := syscall.Close(w.epfd)
+	w.epfd = -1
+	return err
+}
+
 // add watches a new connection's descriptor (none if fd is -1).
 func (w *watchSet) add(fd int) {
 	w.once.Do(w.init)
+	w.epMu.RLock()
+	defer w.epMu.RUnlock()
 	if w.epfd < 0 || fd < 0 || fd >= len(w.chunks)*watchChunk {
 		return
 	}
@@ -158,6 +183,8 @@ func (w *watchSet) waiting(fd int) bool {
 // netpoller got bytes since the last check. The caller holds checking.
 func (w *watchSet) waitingWithBytes() bool {
 	w.once.Do(w.init)
+	w.epMu.RLock()
+	defer w.epMu.RUnlock()
 	if w.epfd < 0 {
 		return true
 	}

@@ -136,7 +136,11 @@ func (c *conn) serve() {
 	c.queueSettings()
 	c.mu.Unlock()
 
-	t := time.AfterFunc(prefaceTimeout, func() { c.nc.Close() })
+	wait := c.srv.PrefaceTimeout
+	if wait <= 0 {
+		wait = defaultPrefaceTimeout
+	}
+	t := time.AfterFunc(wait, func() { c.nc.Close() })
 	var preface [len(clientPreface)]byte
 	_, err := io.ReadFull(c.r, preface[:])
 	t.Stop()
@@ -472,7 +476,8 @@ func (c *conn) processData(f *http2.DataFrame) error {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol, Cause: fmt.Errorf("request body longer than its Content-Length %d", st.declared)}
 	}
 	if len(data) > 0 && !st.body.write(data) {
-		// The handler is done with the body: give the window back.
+		// The handler is done with the body: give the connection's
+		// window back (not the stream's: see endLocal).
 		c.mu.Lock()
 		c.refundConn(int64(len(data)))
 		c.mu.Unlock()
@@ -480,6 +485,14 @@ func (c *conn) processData(f *http2.DataFrame) error {
 	if f.StreamEnded() {
 		return c.endRequest(st)
 	}
+	c.mu.Lock()
+	if st.localDone {
+		st.lingered += n
+		if st.lingered > lingerBytes || st.recvWin == 0 {
+			c.stopLingering(st)
+		}
+	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -525,6 +538,9 @@ func (c *conn) closeStream(st *stream) {
 		return
 	}
 	delete(c.streams, st.id)
+	if st.linger != nil {
+		st.linger.Stop()
+	}
 	st.reset = !st.localDone || !st.remoteDone
 	c.cond.Broadcast()
 	if len(c.streams) == 0 {

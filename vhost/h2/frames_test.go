@@ -851,3 +851,67 @@ func TestHeaderTableSizeZero(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerBeforeBody: a handler answers without reading the body. What
+// the client still sends is checked as before (Content-Length, flow
+// control) and reset with its own code; a body that ends is no error, and
+// one that goes on is stopped with RST_STREAM(NO_ERROR).
+func TestAnswerBeforeBody(t *testing.T) {
+	ts := startServer(t, &h2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		io.WriteString(w, "no")
+	}), nil)
+	for _, tc := range []struct {
+		name  string
+		extra []string // request header fields
+		then  func(c *rawConn) error
+		want  *http2.ErrCode // the reset of stream 1; nil for none
+	}{
+		{"body over its Content-Length", []string{"content-length", "1"},
+			func(c *rawConn) error { return c.fr.WriteData(1, true, []byte("test")) }, ptr(http2.ErrCodeProtocol)},
+		{"body under its Content-Length", []string{"content-length", "9"},
+			func(c *rawConn) error { return c.fr.WriteData(1, true, []byte("test")) }, ptr(http2.ErrCodeProtocol)},
+		{"window over 2^31-1", nil, func(c *rawConn) error {
+			c.fr.WriteWindowUpdate(1, 1<<31-1)
+			return c.fr.WriteWindowUpdate(1, 1<<31-1)
+		}, ptr(http2.ErrCodeFlowControl)},
+		{"body that goes on", nil, func(c *rawConn) error {
+			for range 6 {
+				if err := c.fr.WriteData(1, false, make([]byte, 16<<10)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ptr(http2.ErrCodeNo)},
+		{"client that sends nothing more", nil, func(c *rawConn) error { return nil }, ptr(http2.ErrCodeNo)},
+		{"body that ends", []string{"content-length", "4"},
+			func(c *rawConn) error { return c.fr.WriteData(1, true, []byte("test")) }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, ts.addr)
+			c.headers(1, false, request("POST", "/", tc.extra...)...)
+			if s := c.waitStream(1); s.status != "405" || s.rst != nil {
+				t.Fatalf("answer: status %s, reset %v", s.status, s.rst)
+			}
+			if err := tc.then(c); err != nil {
+				t.Fatal(err)
+			}
+			s := c.stream(1)
+			if tc.want != nil {
+				c.until("the reset of stream 1", func() bool { return s.rst != nil })
+				if *s.rst != *tc.want {
+					t.Fatalf("stream 1 reset with %v, want %v\nframes:\n  %s", *s.rst, *tc.want, strings.Join(c.frames, "\n  "))
+				}
+				return
+			}
+			c.get(3, "/")
+			c.waitStream(3)
+			if s.rst != nil {
+				t.Fatalf("stream 1 reset with %v after a body that ended", *s.rst)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -451,16 +451,45 @@ func (rw *responseWriter) sendData(d []byte, end bool) error {
 	return nil
 }
 
-// endLocal marks the response ended; a request still sending its body
-// is told to stop with RST_STREAM(NO_ERROR). mu is held.
+// endLocal marks the response ended. mu is held.
+//
+// A request still sending its body stays open on the reading side for a
+// moment (lingerTime, or until lingerBytes more arrive): what the client
+// sent before it saw the answer is still checked against Content-Length
+// and flow control, and an error there still resets the stream with its
+// own code, whether the answer went out first or not. Then, unless the
+// request has ended meanwhile, the client is told to stop with
+// RST_STREAM(NO_ERROR) (RFC 9113 section 8.1).
 func (rw *responseWriter) endLocal() {
 	st := rw.st
 	c := st.c
 	st.localDone = true
-	if !st.remoteDone {
-		c.queueReset(st.id, http2.ErrCodeNo)
-		st.remoteDone = true
+	if !st.remoteDone && !st.reset && !c.closed {
+		st.linger = time.AfterFunc(lingerTime, func() {
+			c.mu.Lock()
+			c.stopLingering(st)
+			c.mu.Unlock()
+		})
+		return
 	}
+	c.closeStream(st)
+}
+
+// Bounds of the reading side of a stream whose answer has ended before
+// its request (see endLocal).
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+// stopLingering tells the client to stop sending the body of a request
+// whose answer has ended, and closes the stream. mu is held.
+func (c *conn) stopLingering(st *stream) {
+	if c.streams[st.id] != st || st.remoteDone {
+		return
+	}
+	c.queueReset(st.id, http2.ErrCodeNo)
+	st.remoteDone = true
 	c.closeStream(st)
 }
 

@@ -19,6 +19,9 @@ type Server struct {
 	// MaxHeaderBytes bounds a request's decoded header list; 0 means
 	// 1 MiB. A request over it gets 431.
 	MaxHeaderBytes int
+	// PrefaceTimeout bounds the wait for the client preface, the time a
+	// connection may say nothing before its first frame; 0 means 10s.
+	PrefaceTimeout time.Duration
 	// IdleTimeout closes, with GOAWAY, a connection that has had no open
 	// stream for this long; 0 means never.
 	IdleTimeout time.Duration
@@ -38,8 +41,9 @@ type Server struct {
 const (
 	defaultMaxStreams     = 250
 	defaultMaxHeaderBytes = 1 << 20
-	// prefaceTimeout bounds the wait for the client preface.
-	prefaceTimeout = 10 * time.Second
+	// defaultPrefaceTimeout bounds the wait for the client preface when
+	// PrefaceTimeout is 0, as x/net/http2 does.
+	defaultPrefaceTimeout = 10 * time.Second
 )
 
 // ServeConn serves HTTP/2 on c, whose TLS handshake (if any) is already

@@ -35,6 +35,11 @@ type stream struct {
 	remoteDone bool // the request has ended
 	localDone  bool // the response has ended
 	reset      bool // the stream was reset or the connection closed: writes fail
+	// linger ends the reading side of a stream whose answer ended before
+	// its request (see endLocal); lingered counts the body bytes that
+	// came meanwhile.
+	linger   *time.Timer
+	lingered int64
 
 	rw responseWriter
 }
