@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -539,4 +540,92 @@ func TestWSGISighupUnderLoad(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("%d requests served across %d workers", ok.Load(), n)
+}
+
+// holdApp answers /hold only once the file named by ?release exists,
+// after creating the one named by ?held: it keeps a worker thread busy
+// for as long as a test wants.
+const holdApp = `import os, time
+from urllib.parse import parse_qs
+
+def application(environ, start_response):
+    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    if environ['PATH_INFO'] == '/hold':
+        with open(q['held'], 'w') as f:
+            f.write('held')
+        deadline = time.monotonic() + 30
+        while not os.path.exists(q['release']) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'done']
+`
+
+// TestWSGIClientGoneWhileQueued: a client that goes away while its
+// request waits for a worker thread is logged as 499 at info level, like
+// nginx, and is no server error: no ERROR line, no 503.
+func TestWSGIClientGoneWhileQueued(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	h.Write("hold.wsgi", holdApp, 0o644)
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "hold.wsgi"
+    python    = %q
+    processes = 1
+    threads   = 1
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	// The only worker thread is busy with /hold until release exists.
+	held, release := filepath.Join(h.Dir, "held"), filepath.Join(h.Dir, "release")
+	defer os.WriteFile(release, nil, 0o644) // let the server stop soon if the test fails
+	holder := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(srv.URL("/app/hold?" + url.Values{"held": {held}, "release": {release}}.Encode()))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "done" {
+				err = fmt.Errorf("status %d, body %q", resp.StatusCode, b)
+			}
+		}
+		holder <- err
+	}()
+	waitFile(t, held, "held")
+
+	// A second request queues for the thread; its client then resets
+	// the connection.
+	c, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /app/queued HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	srv.WaitStderr("wsgi request waiting for a worker", 10*time.Second)
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	srv.WaitStderr("status=499", 10*time.Second)
+
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-holder:
+		if err != nil {
+			t.Errorf("held request: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("held request did not finish")
+	}
+
+	for _, line := range strings.Split(srv.Stderr(), "\n") {
+		switch {
+		case strings.Contains(line, "status=499") && !strings.Contains(line, "level=INFO"):
+			t.Errorf("499 not logged at INFO: %s", line)
+		case strings.Contains(line, "level=ERROR"), strings.Contains(line, "status=503"):
+			t.Errorf("a client gone while queued is no server error: %s", line)
+		}
+	}
 }

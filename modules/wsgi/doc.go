@@ -67,8 +67,10 @@
 //
 // A request that finds every worker thread busy waits for one, up to
 // RequestTimeout (then 503). If its client goes away meanwhile, it is
-// dropped without reaching a worker; watching for that costs a goroutine
-// and a read, so it starts once the request has waited watchAfter.
+// dropped without reaching a worker with a registry.StatusClientClosed
+// (499) error, which the vhost logs at info level and never sends;
+// watching for that costs a goroutine and a read, so it starts once the
+// request has waited watchAfter.
 //
 // The pool keeps Processes workers. A worker that exits unexpectedly is
 // replaced after a backoff (100ms doubling to 10s, reset once a worker

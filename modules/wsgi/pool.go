@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -493,9 +495,18 @@ wait:
 		case a := <-wt.ch:
 			return a.c, a.err
 		case <-gone:
-			err = registry.Error(503, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
+			// A canceled request context means the client went away:
+			// nobody is left to answer, and it is no fault of the server.
+			status := registry.StatusClientClosed
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				status = http.StatusServiceUnavailable
+			}
+			err = registry.Error(status, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
 			break wait
 		case <-t.C:
+			if gone == nil {
+				p.log.Debug("wsgi request waiting for a worker", "waited", time.Since(start).Round(time.Millisecond))
+			}
 			gone = ctx.Done()
 			if timeout > 0 {
 				left := timeout - time.Since(start)

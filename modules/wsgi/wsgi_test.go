@@ -510,8 +510,10 @@ func TestWorkerCrash(t *testing.T) {
 }
 
 // TestAcquireWaits: a request that finds every worker thread busy waits
-// for one; it gives up with 503 when its client goes away (noticed once
-// it has waited watchAfter) or when it has waited the request timeout.
+// for one. It gives up with 499 when its client goes away (noticed once
+// it has waited watchAfter), so that it is logged at info level and not
+// counted as a server error, and with 503 when it has waited the request
+// timeout or its context ran out for another reason.
 func TestAcquireWaits(t *testing.T) {
 	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Threads = 1 }})
 	p := a.m.pool
@@ -521,19 +523,23 @@ func TestAcquireWaits(t *testing.T) {
 	}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
+	expired, cancel := context.WithDeadline(context.Background(), time.Now())
+	defer cancel()
 	for _, tc := range []struct {
 		name     string
 		ctx      context.Context
 		timeout  time.Duration
 		release  time.Duration // hand the busy connection back after this; 0: never
 		want     string        // in the error; "" for a connection
+		status   int           // of the error
 		min, max time.Duration
 	}{
-		{"a worker frees up", context.Background(), 0, 50 * time.Millisecond, "", 50 * time.Millisecond, 10 * time.Second},
-		{"timeout", context.Background(), 50 * time.Millisecond, 0, "no worker free within", 50 * time.Millisecond, 10 * time.Second},
-		{"timeout shorter than watchAfter", gone, watchAfter / 2, 0, "no worker free within", watchAfter / 2, 10 * time.Second},
-		{"client gone", gone, 0, 0, "waiting for a worker", watchAfter, 10 * time.Second},
-		{"client gone, with a timeout", gone, time.Minute, 0, "waiting for a worker", watchAfter, 10 * time.Second},
+		{"a worker frees up", context.Background(), 0, 50 * time.Millisecond, "", 0, 50 * time.Millisecond, 10 * time.Second},
+		{"timeout", context.Background(), 50 * time.Millisecond, 0, "no worker free within", 503, 50 * time.Millisecond, 10 * time.Second},
+		{"timeout shorter than watchAfter", gone, watchAfter / 2, 0, "no worker free within", 503, watchAfter / 2, 10 * time.Second},
+		{"client gone", gone, 0, 0, "waiting for a worker", registry.StatusClientClosed, watchAfter, 10 * time.Second},
+		{"client gone, with a timeout", gone, time.Minute, 0, "waiting for a worker", registry.StatusClientClosed, watchAfter, 10 * time.Second},
+		{"context deadline", expired, 0, 0, "waiting for a worker", 503, watchAfter, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.release > 0 {
@@ -547,8 +553,8 @@ func TestAcquireWaits(t *testing.T) {
 					t.Fatal(err)
 				}
 				busy = c
-			} else if err == nil || !strings.Contains(err.Error(), tc.want) || registry.StatusOf(err) != 503 {
-				t.Fatalf("err = %v (status %d), want 503 with %q", err, registry.StatusOf(err), tc.want)
+			} else if err == nil || !strings.Contains(err.Error(), tc.want) || registry.StatusOf(err) != tc.status {
+				t.Fatalf("err = %v (status %d), want %d with %q", err, registry.StatusOf(err), tc.status, tc.want)
 			}
 			if d < tc.min || d > tc.max {
 				t.Fatalf("waited %v, want %v to %v", d, tc.min, tc.max)
