@@ -629,3 +629,33 @@ func TestWSGIClientGoneWhileQueued(t *testing.T) {
 		}
 	}
 }
+
+// TestWSGIStopWithoutWarnings: workers that stop on SIGHUP and on SIGTERM
+// close their sockets, so a Python that turns ResourceWarning into an
+// error reports nothing.
+func TestWSGIStopWithoutWarnings(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %q
+    processes = 2
+    threads   = 2
+    env       = { PYTHONWARNINGS = "error::ResourceWarning" }
+  }
+`, py)))
+	if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	srv.Signal(syscall.SIGHUP)
+	srv.WaitStderr("config reloaded", 20*time.Second)
+	if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+		t.Fatalf("after reload: status %d", code)
+	}
+	stopAndCheckWorkers(t, srv, h.Dir)
+	if strings.Contains(srv.Stderr(), "ResourceWarning") {
+		t.Errorf("workers warned while stopping:\n%s", srv.Stderr())
+	}
+}

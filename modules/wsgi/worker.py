@@ -435,10 +435,11 @@ def serve(sock, app, base):
     except (ConnectionError, OSError, struct.error):
         return
     finally:
-        try:
-            sock.close()
-        except OSError:
-            pass
+        for f in (rf, sock):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def load(script, name):
@@ -519,6 +520,7 @@ def main():
                 os._exit(1)
         except OSError:
             break
+    ctrl.close()
     deadline = time.monotonic() + 5
     for t in threads:
         t.join(max(deadline - time.monotonic(), 0))

@@ -717,3 +717,52 @@ func TestHTTP2Streaming(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 }
+
+// TestStopWithoutWarnings runs workers in Python's development mode, which
+// shows every ResourceWarning, and stops them every way the pool does: a
+// worker retired after max_requests, workers replaced when the script
+// changes, and the pool's own stop. A worker that leaves a socket open
+// would log "ResourceWarning: unclosed <socket...>" on its stderr.
+func TestStopWithoutWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*Module)
+		act       func(t *testing.T, a *testApp)
+	}{
+		{"cleanup", nil, func(t *testing.T, a *testApp) {
+			a.get("/app/pid")
+		}},
+		{"max_requests", func(m *Module) { m.MaxRequests = 2 }, func(t *testing.T, a *testApp) {
+			for i := 0; i < 5; i++ {
+				if resp, _ := a.get("/app/pid"); resp.StatusCode != 200 {
+					t.Fatalf("request %d: status %d", i, resp.StatusCode)
+				}
+			}
+			a.log.WaitFor(t, "log", "wsgi worker stopped", 10*time.Second)
+		}},
+		{"reload", func(m *Module) { m.Reload = true }, func(t *testing.T, a *testApp) {
+			if err := os.WriteFile(a.script, fmt.Appendf(nil, versionApp, "v2"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			future := time.Now().Add(2 * time.Second)
+			os.Chtimes(a.script, future, future)
+			a.log.WaitFor(t, "log", "wsgi worker stopped", 10*time.Second)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) {
+				m.Env = map[string]string{"PYTHONDEVMODE": "1"}
+				if tc.configure != nil {
+					tc.configure(m)
+				}
+			}})
+			tc.act(t, a)
+			if err := a.m.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if log := a.log.String(); strings.Contains(log, "Warning:") {
+				t.Errorf("a worker warned while stopping:\n%s", log)
+			}
+		})
+	}
+}
