@@ -64,13 +64,19 @@ vhost "localhost" {
 `
 }
 
-// wsgiWorkers lists running processes whose command line mentions dir.
+// wsgiWorkers lists running WSGI workers under dir: processes whose
+// command line holds a worker title and whose working directory (the
+// script's) is in dir.
 func wsgiWorkers(dir string) []string {
 	var pids []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(dir)) || !bytes.Contains(b, []byte("-c\x00")) {
+		if err != nil || !bytes.Contains(b, []byte("\x00httpd wsgi ")) {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || cwd != dir && !strings.HasPrefix(cwd, dir+"/") {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
@@ -657,5 +663,32 @@ func TestWSGIStopWithoutWarnings(t *testing.T) {
 	stopAndCheckWorkers(t, srv, h.Dir)
 	if strings.Contains(srv.Stderr(), "ResourceWarning") {
 		t.Errorf("workers warned while stopping:\n%s", srv.Stderr())
+	}
+}
+
+// TestWSGIWorkerTitle: ps names each worker by mount and vhost, in a
+// short command line, not the whole worker program.
+func TestWSGIWorkerTitle(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script = "wsgi/app.py"
+    python = %q
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+	code, pid := wsgiGet(t, srv.URL("/app/pid"))
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+	if want := py + " - httpd wsgi /app (localhost) worker 1"; cmdline != want || len(b) >= 200 {
+		t.Errorf("worker command line %q (%d bytes), want %q", cmdline, len(b), want)
 	}
 }

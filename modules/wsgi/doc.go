@@ -14,10 +14,21 @@
 // are the connections, one per worker thread. No socket files exist, so
 // nothing else can reach a worker.
 //
-// On the control socket the worker reports once: "ready" after the
-// application loaded, or "import error" with the traceback. The server
-// closes the control socket to tell a worker to exit once its threads are
-// done.
+// A worker's command line is short and names it: the server runs
+//
+//	python - "httpd wsgi MOUNT (VHOST) worker N"
+//
+// with the program on standard input, which the application then finds
+// at end of file. So ps and top tell the workers of each mount apart; N
+// counts the workers the pool has started.
+//
+// On the control socket the server first sends a C frame saying what to
+// run: "key\0value\0…" pairs for script, callable, mount, threads,
+// processes, virtualenv and python_path (repeated, one directory each).
+// The worker then reports once: R ("ready", its pid) after the
+// application loaded, or I ("import error") with the traceback. The
+// server closes the control socket to tell a worker to exit once its
+// threads are done.
 //
 // # Framing
 //

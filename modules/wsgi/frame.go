@@ -31,6 +31,9 @@ const (
 	frameLog     = 'L' // text written to wsgi.errors
 	frameRead    = 'R' // 4-byte big-endian count: send up to this many body bytes
 
+	// Control socket, server to worker.
+	ctrlConfig = 'C' // what to run: "key\0value\0..." (see workerConfig)
+
 	// Control socket, worker to server.
 	ctrlReady       = 'R' // the application loaded; payload is the pid
 	ctrlImportError = 'I' // the application failed to load; payload is the traceback

@@ -15,8 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"httpd/registry"
 )
@@ -98,10 +100,11 @@ type waiter struct{ ch chan acquired }
 type pool struct {
 	m      *Module
 	log    *slog.Logger
-	python string
-	args   []string
+	python string // the interpreter, resolved on PATH
+	config []byte // the ctrlConfig frame every worker gets
 	env    []string
 	dir    string
+	seq    atomic.Int64 // workers started, numbering them in their titles
 
 	kick chan struct{} // wakes the supervisor loop
 	stop chan struct{} // closed by close
@@ -123,6 +126,71 @@ type pool struct {
 	size    int64
 }
 
+// workerConfig makes the ctrlConfig frame: what a worker runs, as
+// NUL-separated "key\0value\0" pairs; python_path repeats, once per
+// directory.
+func workerConfig(m *Module) ([]byte, error) {
+	b := appendFrameHeader(nil, ctrlConfig, 0)
+	pairs := [][2]string{
+		{"script", m.Script}, {"callable", m.Callable}, {"mount", m.Prefix},
+		{"threads", strconv.Itoa(m.Threads)}, {"processes", strconv.Itoa(m.Processes)},
+		{"virtualenv", m.Virtualenv},
+	}
+	for _, d := range m.PythonPath {
+		pairs = append(pairs, [2]string{"python_path", d})
+	}
+	for _, kv := range pairs {
+		if strings.IndexByte(kv[1], 0) >= 0 {
+			return nil, fmt.Errorf("%s %q holds a NUL byte", kv[0], kv[1])
+		}
+		b = appendPair(b, kv[0], kv[1])
+	}
+	setFrameLength(b, 0)
+	return b, nil
+}
+
+// workerEnv is the environment of the workers: the server's, plus
+// PYTHONUNBUFFERED, VIRTUAL_ENV and the block's env.
+func workerEnv(m *Module) []string {
+	env := append(os.Environ(), "PYTHONUNBUFFERED=1")
+	if m.Virtualenv != "" {
+		env = append(env, "VIRTUAL_ENV="+m.Virtualenv)
+	}
+	for k, v := range m.Env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// maxTitleField bounds the mount and vhost in a worker's title.
+const maxTitleField = 64
+
+// title is a worker's command-line argument that names it in ps and top:
+// "httpd wsgi MOUNT (VHOST) worker N".
+func title(mount, vhost string, n int64) string {
+	if vhost == "" {
+		vhost = "-"
+	}
+	return fmt.Sprintf("httpd wsgi %s (%s) worker %d", titleField(mount), titleField(vhost), n)
+}
+
+// titleField replaces control characters and cuts s to maxTitleField
+// bytes on a character boundary.
+func titleField(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > maxTitleField {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func newPool(m *Module, python string) (*pool, error) {
 	p := &pool{
 		m:       m,
@@ -134,15 +202,12 @@ func newPool(m *Module, python string) (*pool, error) {
 		workers: map[*worker]struct{}{},
 		started: make(chan struct{}),
 	}
-	p.args = append([]string{"-c", workerPy, m.Script, m.Callable, m.Prefix,
-		strconv.Itoa(m.Threads), strconv.Itoa(m.Processes), m.Virtualenv}, m.PythonPath...)
-	p.env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	if m.Virtualenv != "" {
-		p.env = append(p.env, "VIRTUAL_ENV="+m.Virtualenv)
+	cfg, err := workerConfig(m)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range m.Env {
-		p.env = append(p.env, k+"="+v)
-	}
+	p.config = cfg
+	p.env = workerEnv(m)
 	if st, err := os.Stat(m.Script); err == nil {
 		p.modTime, p.size = st.ModTime(), st.Size()
 	}
@@ -205,7 +270,14 @@ func (p *pool) spawn() (*worker, error) {
 	w := &worker{p: p, exited: make(chan struct{}), ctrl: parents[0]}
 	w.stdout = &lineLogger{log: p.log, level: slog.LevelInfo, stream: "stdout"}
 	w.stderr = &lineLogger{log: p.log, level: slog.LevelError, stream: "stderr"}
-	cmd := exec.Command(p.python, p.args...)
+	// The worker program comes on stdin ("python -"), its configuration
+	// on the control socket: the command line stays short and readable.
+	if _, err := parents[0].Write(p.config); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	cmd := exec.Command(p.python, "-", title(p.m.Prefix, p.m.vhost, p.seq.Add(1)))
+	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = p.dir
 	cmd.Env = p.env
 	cmd.ExtraFiles = files
@@ -245,7 +317,8 @@ func (p *pool) add(w *worker) {
 // supervise waits for the worker to report, then for it to exit.
 func (p *pool) supervise(w *worker) {
 	defer p.wg.Done()
-	typ, payload, _, err := readFrame(bufio.NewReader(w.ctrl), nil)
+	br := bufio.NewReader(w.ctrl)
+	typ, payload, _, err := readFrame(br, nil)
 	switch {
 	case err == nil && typ == ctrlReady:
 		p.markReady(w)

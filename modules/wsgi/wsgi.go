@@ -101,6 +101,7 @@ type Module struct {
 
 	// Set by Provision.
 	log     *slog.Logger
+	vhost   string
 	docRoot string
 	pool    *pool
 }
@@ -248,6 +249,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		m.log = slog.Default()
 	}
 	m.log = m.log.With("mount", m.Prefix)
+	m.vhost = env.VHost
 	m.docRoot = env.DocumentRoot
 	python, err := lookPython(m.Python)
 	if err != nil {

@@ -138,13 +138,18 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	return a
 }
 
-// workerPIDs lists live processes whose command line names script.
+// workerPIDs lists live worker processes of script: those whose command
+// line holds a worker title and whose working directory is the script's.
 func workerPIDs(script string) []string {
 	var pids []string
+	dir := filepath.Dir(script)
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(script+"\x00")) {
+		if err != nil || !bytes.Contains(b, []byte("\x00httpd wsgi ")) {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err != nil || cwd != dir {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
@@ -764,5 +769,52 @@ func TestStopWithoutWarnings(t *testing.T) {
 				t.Errorf("a worker warned while stopping:\n%s", log)
 			}
 		})
+	}
+}
+
+func TestTitle(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	for _, tc := range []struct {
+		name, mount, vhost string
+		n                  int64
+		want               string
+	}{
+		{"plain", "/app", "example.com", 2, "httpd wsgi /app (example.com) worker 2"},
+		{"no vhost", "/", "", 1, "httpd wsgi / (-) worker 1"},
+		{"control characters", "/a\nb", "x\x00y\x7f", 3, "httpd wsgi /a?b (x?y?) worker 3"},
+		{"long", "/" + long, "h", 1, "httpd wsgi /" + strings.Repeat("é", 31) + "… (h) worker 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := title(tc.mount, tc.vhost, tc.n); got != tc.want {
+				t.Errorf("title(%q, %q, %d) = %q, want %q", tc.mount, tc.vhost, tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWorkerCommandLine: a worker's command line is short and names the
+// mount and the vhost, so ps tells the workers apart.
+func TestWorkerCommandLine(t *testing.T) {
+	script := copyScript(t, "app.py")
+	a := newApp(t, script, appOptions{configure: func(m *Module) { m.Processes = 2 }})
+	_, served := a.get("/app/pid")
+	pids := workerPIDs(script)
+	if len(pids) != 2 || pids[0] != string(served) && pids[1] != string(served) {
+		t.Fatalf("workerPIDs = %v, want two workers, one of them %s", pids, served)
+	}
+	titles := map[string]bool{}
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) != 3 || args[0] != python || args[1] != "-" || !strings.HasPrefix(args[2], "httpd wsgi /app (test) worker ") || len(b) >= 200 {
+			t.Errorf("worker %s: command line %q (%d bytes), want %s - \"httpd wsgi /app (test) worker N\", under 200 bytes", pid, args, len(b), python)
+		}
+		titles[args[len(args)-1]] = true
+	}
+	if !titles["httpd wsgi /app (test) worker 1"] || !titles["httpd wsgi /app (test) worker 2"] {
+		t.Errorf("titles %v, want workers 1 and 2", titles)
 	}
 }
