@@ -13,7 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -690,5 +692,58 @@ func TestWSGIWorkerTitle(t *testing.T) {
 	cmdline := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
 	if want := py + " - httpd wsgi /app (localhost) worker 1"; cmdline != want || len(b) >= 200 {
 		t.Errorf("worker command line %q (%d bytes), want %q", cmdline, len(b), want)
+	}
+}
+
+// TestWSGIPython: the interpreter each mount runs is logged once per
+// generation with its version, and httpd -S shows it. A bare name such as
+// "python3" is the first one on PATH, so the log names the path it
+// resolved to and the interpreter's own sys.executable.
+func TestWSGIPython(t *testing.T) {
+	py := wsgiPython(t)
+	onPath, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.version.split()[0])").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.TrimSpace(string(out))
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %q
+    processes = 2
+  }
+  wsgi_script_alias "/bare" {
+    script = "wsgi/app.py"
+    python = "python3"
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	appLine := regexp.MustCompile(`level=INFO msg="wsgi python" .*mount=/app python=` + regexp.QuoteMeta(py) + ` version=` + regexp.QuoteMeta(version) + ` executable=` + regexp.QuoteMeta(py) + ` `)
+	bareLine := regexp.MustCompile(`level=INFO msg="wsgi python" .*mount=/bare python=` + regexp.QuoteMeta(onPath) + ` version=3\.\d+\.\d+\S* executable=/`)
+	if n := len(appLine.FindAllString(srv.Stderr(), -1)); n != 1 {
+		t.Errorf("%d start lines for /app, want 1 naming %s %s:\n%s", n, py, version, srv.Stderr())
+	}
+	if !bareLine.MatchString(srv.Stderr()) {
+		t.Errorf("no start line for /bare naming %s:\n%s", onPath, srv.Stderr())
+	}
+	srv.Signal(syscall.SIGHUP)
+	srv.WaitStderr("config reloaded", 20*time.Second)
+	if n := len(appLine.FindAllString(srv.Stderr(), -1)); n != 2 {
+		t.Errorf("%d start lines for /app after a reload, want 2", n)
+	}
+
+	stdout, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	if want := "(python " + py + " " + version + ", 2 processes"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("httpd -S (exit %d) lacks %q:\n%s%s", code, want, stdout, stderr)
+	}
+	if want := "(python " + onPath + " 3."; !strings.Contains(stdout, want) {
+		t.Errorf("httpd -S lacks %q:\n%s", want, stdout)
 	}
 }

@@ -25,7 +25,9 @@
 // On the control socket the server first sends a C frame saying what to
 // run: "key\0value\0…" pairs for script, callable, mount, threads,
 // processes, virtualenv and python_path (repeated, one directory each).
-// The worker then reports once: R ("ready", its pid) after the
+// The worker answers V ("version\0executable": its sys.version number
+// and sys.executable) before it loads the application, which the pool
+// logs once, and then reports once more: R ("ready", its pid) after the
 // application loaded, or I ("import error") with the traceback. The
 // server closes the control socket to tell a worker to exit once its
 // threads are done.

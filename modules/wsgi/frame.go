@@ -35,6 +35,7 @@ const (
 	ctrlConfig = 'C' // what to run: "key\0value\0..." (see workerConfig)
 
 	// Control socket, worker to server.
+	ctrlHello       = 'V' // the interpreter: "version\0executable", before loading
 	ctrlReady       = 'R' // the application loaded; payload is the pid
 	ctrlImportError = 'I' // the application failed to load; payload is the traceback
 )

@@ -105,6 +105,7 @@ type pool struct {
 	env    []string
 	dir    string
 	seq    atomic.Int64 // workers started, numbering them in their titles
+	hello  sync.Once    // logs the interpreter once
 
 	kick chan struct{} // wakes the supervisor loop
 	stop chan struct{} // closed by close
@@ -124,6 +125,10 @@ type pool struct {
 
 	modTime time.Time // of the script, read by the supervisor loop only
 	size    int64
+
+	// Guarded by mu: what the first worker said about its interpreter.
+	version    string // like "3.11.2"
+	executable string // sys.executable
 }
 
 // workerConfig makes the ctrlConfig frame: what a worker runs, as
@@ -319,6 +324,10 @@ func (p *pool) supervise(w *worker) {
 	defer p.wg.Done()
 	br := bufio.NewReader(w.ctrl)
 	typ, payload, _, err := readFrame(br, nil)
+	if err == nil && typ == ctrlHello {
+		p.helloFrom(w, payload)
+		typ, payload, _, err = readFrame(br, nil)
+	}
 	switch {
 	case err == nil && typ == ctrlReady:
 		p.markReady(w)
@@ -329,6 +338,28 @@ func (p *pool) supervise(w *worker) {
 	w.stdout.flush()
 	w.stderr.flush()
 	p.exited(w, werr)
+}
+
+// helloFrom records what a worker said about its interpreter; the first
+// worker's report is logged, once per pool.
+func (p *pool) helloFrom(w *worker, payload []byte) {
+	version, executable, _ := strings.Cut(string(payload), "\x00")
+	p.mu.Lock()
+	if p.version == "" {
+		p.version, p.executable = version, executable
+	}
+	p.mu.Unlock()
+	p.hello.Do(func() {
+		p.log.Info("wsgi python", "python", p.python, "version", version, "executable", executable, "pid", w.pid)
+	})
+}
+
+// interpreter returns the version and sys.executable the workers
+// reported, or "" before any did.
+func (p *pool) interpreter() (version, executable string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.version, p.executable
 }
 
 func (p *pool) markReady(w *worker) {

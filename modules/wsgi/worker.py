@@ -49,6 +49,7 @@ F_LOG = ord('L')
 F_READ = ord('R')
 
 C_CONFIG = ord('C')      # server -> worker: what to run
+C_HELLO = ord('V')       # worker -> server: version and executable
 C_READY = ord('R')
 C_IMPORT_ERROR = ord('I')
 
@@ -520,6 +521,7 @@ def main():
             # The server no longer wants this worker.
             os._exit(0)
 
+    report(C_HELLO, '%s\0%s' % (sys.version.split()[0], sys.executable))
     try:
         app = load(script, callable_name)
     except BaseException:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -817,4 +818,49 @@ func TestWorkerCommandLine(t *testing.T) {
 	if !titles["httpd wsgi /app (test) worker 1"] || !titles["httpd wsgi /app (test) worker 2"] {
 		t.Errorf("titles %v, want workers 1 and 2", titles)
 	}
+}
+
+// TestDescribe: httpd -S names the interpreter as found on PATH and its
+// version, asked from the interpreter before the pool starts and taken
+// from the workers' report after.
+func TestDescribe(t *testing.T) {
+	out, err := exec.Command(python, "-c", "import sys; print(sys.version.split()[0])").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.TrimSpace(string(out))
+	bin := t.TempDir()
+	if err := os.Symlink(python, filepath.Join(bin, "mypython")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, tc := range []struct {
+		name, python, want string
+	}{
+		{"name on PATH", "mypython", "(python " + filepath.Join(bin, "mypython") + " " + version + ", 1 processes × 4 threads)"},
+		{"path", python, "(python " + python + " " + version + ", 1 processes × 4 threads)"},
+		{"missing", "no-such-python", "(python no-such-python, 1 processes × 4 threads)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Module{Prefix: "/app", Script: "/srv/app.wsgi", Callable: "application", Python: tc.python, Processes: 1, Threads: 4}
+			if got, want := m.Describe(), "WSGI /srv/app.wsgi:application "+tc.want; got != want {
+				t.Errorf("Describe() = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("provisioned", func(t *testing.T) {
+		a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Python = "mypython" }})
+		a.log.WaitFor(t, "log", `msg="wsgi python"`, 10*time.Second)
+		if want := "(python " + filepath.Join(bin, "mypython") + " " + version + ","; !strings.Contains(a.m.Describe(), want) {
+			t.Errorf("Describe() = %q, want it to hold %q", a.m.Describe(), want)
+		}
+		if a.m.probeVersion != "" {
+			t.Errorf("a provisioned module asked the interpreter again: %q", a.m.probeVersion)
+		}
+		for _, want := range []string{"python=" + filepath.Join(bin, "mypython"), "version=" + version, "executable="} {
+			if !strings.Contains(a.log.String(), want) {
+				t.Errorf("start log lacks %q:\n%s", want, a.log.String())
+			}
+		}
+	})
 }
