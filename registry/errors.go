@@ -6,6 +6,11 @@ import (
 	"net/http"
 )
 
+// StatusClientClosed is the status of an error for a request whose client
+// went away before it was answered (nginx's 499). The vhost logs it at
+// info level and never sends it; it is not a server error.
+const StatusClientClosed = 499
+
 // StatusError is an error that carries the HTTP status the client gets.
 type StatusError struct {
 	Status int

@@ -9,10 +9,13 @@ import (
 	"io"
 	"math/rand"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,13 +66,19 @@ vhost "localhost" {
 `
 }
 
-// wsgiWorkers lists running processes whose command line mentions dir.
+// wsgiWorkers lists running WSGI workers under dir: processes whose
+// command line holds a worker title and whose working directory (the
+// script's) is in dir.
 func wsgiWorkers(dir string) []string {
 	var pids []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(dir)) || !bytes.Contains(b, []byte("-c\x00")) {
+		if err != nil || !bytes.Contains(b, []byte("\x00httpd wsgi ")) {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || cwd != dir && !strings.HasPrefix(cwd, dir+"/") {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
@@ -539,4 +548,202 @@ func TestWSGISighupUnderLoad(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("%d requests served across %d workers", ok.Load(), n)
+}
+
+// holdApp answers /hold only once the file named by ?release exists,
+// after creating the one named by ?held: it keeps a worker thread busy
+// for as long as a test wants.
+const holdApp = `import os, time
+from urllib.parse import parse_qs
+
+def application(environ, start_response):
+    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    if environ['PATH_INFO'] == '/hold':
+        with open(q['held'], 'w') as f:
+            f.write('held')
+        deadline = time.monotonic() + 30
+        while not os.path.exists(q['release']) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'done']
+`
+
+// TestWSGIClientGoneWhileQueued: a client that goes away while its
+// request waits for a worker thread is logged as 499 at info level, like
+// nginx, and is no server error: no ERROR line, no 503.
+func TestWSGIClientGoneWhileQueued(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	h.Write("hold.wsgi", holdApp, 0o644)
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "hold.wsgi"
+    python    = %q
+    processes = 1
+    threads   = 1
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	// The only worker thread is busy with /hold until release exists.
+	held, release := filepath.Join(h.Dir, "held"), filepath.Join(h.Dir, "release")
+	defer os.WriteFile(release, nil, 0o644) // let the server stop soon if the test fails
+	holder := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(srv.URL("/app/hold?" + url.Values{"held": {held}, "release": {release}}.Encode()))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "done" {
+				err = fmt.Errorf("status %d, body %q", resp.StatusCode, b)
+			}
+		}
+		holder <- err
+	}()
+	waitFile(t, held, "held")
+
+	// A second request queues for the thread; its client then resets
+	// the connection.
+	c, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /app/queued HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	srv.WaitStderr("wsgi request waiting for a worker", 10*time.Second)
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	srv.WaitStderr("status=499", 10*time.Second)
+
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-holder:
+		if err != nil {
+			t.Errorf("held request: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("held request did not finish")
+	}
+
+	for _, line := range strings.Split(srv.Stderr(), "\n") {
+		switch {
+		case strings.Contains(line, "status=499") && !strings.Contains(line, "level=INFO"):
+			t.Errorf("499 not logged at INFO: %s", line)
+		case strings.Contains(line, "level=ERROR"), strings.Contains(line, "status=503"):
+			t.Errorf("a client gone while queued is no server error: %s", line)
+		}
+	}
+}
+
+// TestWSGIStopWithoutWarnings: workers that stop on SIGHUP and on SIGTERM
+// close their sockets, so a Python that turns ResourceWarning into an
+// error reports nothing.
+func TestWSGIStopWithoutWarnings(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %q
+    processes = 2
+    threads   = 2
+    env       = { PYTHONWARNINGS = "error::ResourceWarning" }
+  }
+`, py)))
+	if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	srv.Signal(syscall.SIGHUP)
+	srv.WaitStderr("config reloaded", 20*time.Second)
+	if code, _ := wsgiGet(t, srv.URL("/app/pid")); code != 200 {
+		t.Fatalf("after reload: status %d", code)
+	}
+	stopAndCheckWorkers(t, srv, h.Dir)
+	if strings.Contains(srv.Stderr(), "ResourceWarning") {
+		t.Errorf("workers warned while stopping:\n%s", srv.Stderr())
+	}
+}
+
+// TestWSGIWorkerTitle: ps names each worker by mount and vhost, in a
+// short command line, not the whole worker program.
+func TestWSGIWorkerTitle(t *testing.T) {
+	py := wsgiPython(t)
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script = "wsgi/app.py"
+    python = %q
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+	code, pid := wsgiGet(t, srv.URL("/app/pid"))
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+	if want := py + " - httpd wsgi /app (localhost) worker 1"; cmdline != want || len(b) >= 200 {
+		t.Errorf("worker command line %q (%d bytes), want %q", cmdline, len(b), want)
+	}
+}
+
+// TestWSGIPython: the interpreter each mount runs is logged once per
+// generation with its version, and httpd -S shows it. A bare name such as
+// "python3" is the first one on PATH, so the log names the path it
+// resolved to and the interpreter's own sys.executable.
+func TestWSGIPython(t *testing.T) {
+	py := wsgiPython(t)
+	onPath, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.version.split()[0])").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.TrimSpace(string(out))
+	h := NewHarness(t)
+	wsgiFixture(t, h, "../modules/wsgi/testdata/app.py", "wsgi/app.py")
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script    = "wsgi/app.py"
+    python    = %q
+    processes = 2
+  }
+  wsgi_script_alias "/bare" {
+    script = "wsgi/app.py"
+    python = "python3"
+  }
+`, py)))
+	defer stopAndCheckWorkers(t, srv, h.Dir)
+
+	appLine := regexp.MustCompile(`level=INFO msg="wsgi python" .*mount=/app python=` + regexp.QuoteMeta(py) + ` version=` + regexp.QuoteMeta(version) + ` executable=` + regexp.QuoteMeta(py) + ` `)
+	bareLine := regexp.MustCompile(`level=INFO msg="wsgi python" .*mount=/bare python=` + regexp.QuoteMeta(onPath) + ` version=3\.\d+\.\d+\S* executable=/`)
+	if n := len(appLine.FindAllString(srv.Stderr(), -1)); n != 1 {
+		t.Errorf("%d start lines for /app, want 1 naming %s %s:\n%s", n, py, version, srv.Stderr())
+	}
+	if !bareLine.MatchString(srv.Stderr()) {
+		t.Errorf("no start line for /bare naming %s:\n%s", onPath, srv.Stderr())
+	}
+	srv.Signal(syscall.SIGHUP)
+	srv.WaitStderr("config reloaded", 20*time.Second)
+	if n := len(appLine.FindAllString(srv.Stderr(), -1)); n != 2 {
+		t.Errorf("%d start lines for /app after a reload, want 2", n)
+	}
+
+	stdout, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	if want := "(python " + py + " " + version + ", 2 processes"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("httpd -S (exit %d) lacks %q:\n%s%s", code, want, stdout, stderr)
+	}
+	if want := "(python " + onPath + " 3."; !strings.Contains(stdout, want) {
+		t.Errorf("httpd -S lacks %q:\n%s", want, stdout)
+	}
 }

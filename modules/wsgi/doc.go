@@ -14,10 +14,23 @@
 // are the connections, one per worker thread. No socket files exist, so
 // nothing else can reach a worker.
 //
-// On the control socket the worker reports once: "ready" after the
-// application loaded, or "import error" with the traceback. The server
-// closes the control socket to tell a worker to exit once its threads are
-// done.
+// A worker's command line is short and names it: the server runs
+//
+//	python - "httpd wsgi MOUNT (VHOST) worker N"
+//
+// with the program on standard input, which the application then finds
+// at end of file. So ps and top tell the workers of each mount apart; N
+// counts the workers the pool has started.
+//
+// On the control socket the server first sends a C frame saying what to
+// run: "key\0value\0…" pairs for script, callable, mount, threads,
+// processes, virtualenv and python_path (repeated, one directory each).
+// The worker answers V ("version\0executable": its sys.version number
+// and sys.executable) before it loads the application, which the pool
+// logs once, and then reports once more: R ("ready", its pid) after the
+// application loaded, or I ("import error") with the traceback. The
+// server closes the control socket to tell a worker to exit once its
+// threads are done.
 //
 // # Framing
 //
@@ -67,8 +80,10 @@
 //
 // A request that finds every worker thread busy waits for one, up to
 // RequestTimeout (then 503). If its client goes away meanwhile, it is
-// dropped without reaching a worker; watching for that costs a goroutine
-// and a read, so it starts once the request has waited watchAfter.
+// dropped without reaching a worker with a registry.StatusClientClosed
+// (499) error, which the vhost logs at info level and never sends;
+// watching for that costs a goroutine and a read, so it starts once the
+// request has waited watchAfter.
 //
 // The pool keeps Processes workers. A worker that exits unexpectedly is
 // replaced after a backoff (100ms doubling to 10s, reset once a worker

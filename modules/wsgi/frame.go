@@ -31,7 +31,11 @@ const (
 	frameLog     = 'L' // text written to wsgi.errors
 	frameRead    = 'R' // 4-byte big-endian count: send up to this many body bytes
 
+	// Control socket, server to worker.
+	ctrlConfig = 'C' // what to run: "key\0value\0..." (see workerConfig)
+
 	// Control socket, worker to server.
+	ctrlHello       = 'V' // the interpreter: "version\0executable", before loading
 	ctrlReady       = 'R' // the application loaded; payload is the pid
 	ctrlImportError = 'I' // the application failed to load; payload is the traceback
 )

@@ -4,17 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"httpd/registry"
 )
@@ -96,10 +100,12 @@ type waiter struct{ ch chan acquired }
 type pool struct {
 	m      *Module
 	log    *slog.Logger
-	python string
-	args   []string
+	python string // the interpreter, resolved on PATH
+	config []byte // the ctrlConfig frame every worker gets
 	env    []string
 	dir    string
+	seq    atomic.Int64 // workers started, numbering them in their titles
+	hello  sync.Once    // logs the interpreter once
 
 	kick chan struct{} // wakes the supervisor loop
 	stop chan struct{} // closed by close
@@ -119,6 +125,75 @@ type pool struct {
 
 	modTime time.Time // of the script, read by the supervisor loop only
 	size    int64
+
+	// Guarded by mu: what the first worker said about its interpreter.
+	version    string // like "3.11.2"
+	executable string // sys.executable
+}
+
+// workerConfig makes the ctrlConfig frame: what a worker runs, as
+// NUL-separated "key\0value\0" pairs; python_path repeats, once per
+// directory.
+func workerConfig(m *Module) ([]byte, error) {
+	b := appendFrameHeader(nil, ctrlConfig, 0)
+	pairs := [][2]string{
+		{"script", m.Script}, {"callable", m.Callable}, {"mount", m.Prefix},
+		{"threads", strconv.Itoa(m.Threads)}, {"processes", strconv.Itoa(m.Processes)},
+		{"virtualenv", m.Virtualenv},
+	}
+	for _, d := range m.PythonPath {
+		pairs = append(pairs, [2]string{"python_path", d})
+	}
+	for _, kv := range pairs {
+		if strings.IndexByte(kv[1], 0) >= 0 {
+			return nil, fmt.Errorf("%s %q holds a NUL byte", kv[0], kv[1])
+		}
+		b = appendPair(b, kv[0], kv[1])
+	}
+	setFrameLength(b, 0)
+	return b, nil
+}
+
+// workerEnv is the environment of the workers: the server's, plus
+// PYTHONUNBUFFERED, VIRTUAL_ENV and the block's env.
+func workerEnv(m *Module) []string {
+	env := append(os.Environ(), "PYTHONUNBUFFERED=1")
+	if m.Virtualenv != "" {
+		env = append(env, "VIRTUAL_ENV="+m.Virtualenv)
+	}
+	for k, v := range m.Env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// maxTitleField bounds the mount and vhost in a worker's title.
+const maxTitleField = 64
+
+// title is a worker's command-line argument that names it in ps and top:
+// "httpd wsgi MOUNT (VHOST) worker N".
+func title(mount, vhost string, n int64) string {
+	if vhost == "" {
+		vhost = "-"
+	}
+	return fmt.Sprintf("httpd wsgi %s (%s) worker %d", titleField(mount), titleField(vhost), n)
+}
+
+// titleField replaces control characters and cuts s to maxTitleField
+// bytes on a character boundary.
+func titleField(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > maxTitleField {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func newPool(m *Module, python string) (*pool, error) {
@@ -132,15 +207,12 @@ func newPool(m *Module, python string) (*pool, error) {
 		workers: map[*worker]struct{}{},
 		started: make(chan struct{}),
 	}
-	p.args = append([]string{"-c", workerPy, m.Script, m.Callable, m.Prefix,
-		strconv.Itoa(m.Threads), strconv.Itoa(m.Processes), m.Virtualenv}, m.PythonPath...)
-	p.env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	if m.Virtualenv != "" {
-		p.env = append(p.env, "VIRTUAL_ENV="+m.Virtualenv)
+	cfg, err := workerConfig(m)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range m.Env {
-		p.env = append(p.env, k+"="+v)
-	}
+	p.config = cfg
+	p.env = workerEnv(m)
 	if st, err := os.Stat(m.Script); err == nil {
 		p.modTime, p.size = st.ModTime(), st.Size()
 	}
@@ -203,7 +275,14 @@ func (p *pool) spawn() (*worker, error) {
 	w := &worker{p: p, exited: make(chan struct{}), ctrl: parents[0]}
 	w.stdout = &lineLogger{log: p.log, level: slog.LevelInfo, stream: "stdout"}
 	w.stderr = &lineLogger{log: p.log, level: slog.LevelError, stream: "stderr"}
-	cmd := exec.Command(p.python, p.args...)
+	// The worker program comes on stdin ("python -"), its configuration
+	// on the control socket: the command line stays short and readable.
+	if _, err := parents[0].Write(p.config); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	cmd := exec.Command(p.python, "-", title(p.m.Prefix, p.m.vhost, p.seq.Add(1)))
+	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = p.dir
 	cmd.Env = p.env
 	cmd.ExtraFiles = files
@@ -243,7 +322,12 @@ func (p *pool) add(w *worker) {
 // supervise waits for the worker to report, then for it to exit.
 func (p *pool) supervise(w *worker) {
 	defer p.wg.Done()
-	typ, payload, _, err := readFrame(bufio.NewReader(w.ctrl), nil)
+	br := bufio.NewReader(w.ctrl)
+	typ, payload, _, err := readFrame(br, nil)
+	if err == nil && typ == ctrlHello {
+		p.helloFrom(w, payload)
+		typ, payload, _, err = readFrame(br, nil)
+	}
 	switch {
 	case err == nil && typ == ctrlReady:
 		p.markReady(w)
@@ -254,6 +338,28 @@ func (p *pool) supervise(w *worker) {
 	w.stdout.flush()
 	w.stderr.flush()
 	p.exited(w, werr)
+}
+
+// helloFrom records what a worker said about its interpreter; the first
+// worker's report is logged, once per pool.
+func (p *pool) helloFrom(w *worker, payload []byte) {
+	version, executable, _ := strings.Cut(string(payload), "\x00")
+	p.mu.Lock()
+	if p.version == "" {
+		p.version, p.executable = version, executable
+	}
+	p.mu.Unlock()
+	p.hello.Do(func() {
+		p.log.Info("wsgi python", "python", p.python, "version", version, "executable", executable, "pid", w.pid)
+	})
+}
+
+// interpreter returns the version and sys.executable the workers
+// reported, or "" before any did.
+func (p *pool) interpreter() (version, executable string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.version, p.executable
 }
 
 func (p *pool) markReady(w *worker) {
@@ -493,9 +599,18 @@ wait:
 		case a := <-wt.ch:
 			return a.c, a.err
 		case <-gone:
-			err = registry.Error(503, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
+			// A canceled request context means the client went away:
+			// nobody is left to answer, and it is no fault of the server.
+			status := registry.StatusClientClosed
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				status = http.StatusServiceUnavailable
+			}
+			err = registry.Error(status, fmt.Errorf("wsgi %s: waiting for a worker: %w", p.m.Prefix, ctx.Err()))
 			break wait
 		case <-t.C:
+			if gone == nil {
+				p.log.Debug("wsgi request waiting for a worker", "waited", time.Since(start).Round(time.Millisecond))
+			}
 			gone = ctx.Done()
 			if timeout > 0 {
 				left := timeout - time.Since(start)

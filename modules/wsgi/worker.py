@@ -2,12 +2,15 @@
 
 The server starts this program with the configured Python as
 
-    python -c <this file> SCRIPT CALLABLE MOUNT THREADS PROCESSES VIRTUALENV [PYTHON_PATH...]
+    python - "httpd wsgi MOUNT (VHOST) worker N"
 
-and hands it inherited sockets: fd 3 is the control socket, fds 4 ..
-4+THREADS-1 are request connections, one per thread. The framing is
-described in the package documentation (doc.go): every frame is a 1-byte
-type and a 4-byte big-endian length followed by the payload.
+with the program itself on stdin, so that ps shows a short title, and
+hands it inherited sockets: fd 3 is the control socket, fds 4 ..
+4+THREADS-1 are request connections, one per thread. The first frame on
+the control socket says what to run (script, callable, mount, threads,
+processes, virtualenv, python_path). The framing is described in the
+package documentation (doc.go): every frame is a 1-byte type and a 4-byte
+big-endian length followed by the payload.
 
 Only the standard library is used.
 """
@@ -45,6 +48,8 @@ F_ERROR = ord('X')
 F_LOG = ord('L')
 F_READ = ord('R')
 
+C_CONFIG = ord('C')      # server -> worker: what to run
+C_HELLO = ord('V')       # worker -> server: version and executable
 C_READY = ord('R')
 C_IMPORT_ERROR = ord('I')
 
@@ -435,10 +440,11 @@ def serve(sock, app, base):
     except (ConnectionError, OSError, struct.error):
         return
     finally:
-        try:
-            sock.close()
-        except OSError:
-            pass
+        for f in (rf, sock):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def load(script, name):
@@ -457,23 +463,55 @@ def load(script, name):
         raise AttributeError('%s defines no callable named %r' % (script, name)) from None
 
 
+def recv_exactly(sock, n):
+    """Reads n bytes from sock; EOFError if it closes first."""
+    parts = []
+    while n > 0:
+        data = sock.recv(n)
+        if not data:
+            raise EOFError('the server closed the control socket')
+        parts.append(data)
+        n -= len(data)
+    return b''.join(parts)
+
+
+def read_config(ctrl):
+    """Reads the configuration frame: NUL-separated key/value pairs."""
+    t, n = unpack(recv_exactly(ctrl, 5))
+    if t != C_CONFIG:
+        raise ValueError('wsgi: expected the configuration frame, got %r' % chr(t))
+    conf = {'python_path': []}
+    it = iter(recv_exactly(ctrl, n).split(b'\0'))
+    for k, v in zip(it, it):
+        k, v = k.decode('ascii'), os.fsdecode(v)
+        if k == 'python_path':
+            conf[k].append(v)
+        else:
+            conf[k] = v
+    return conf
+
+
 def main():
-    args = sys.argv[1:]
-    script, callable_name, mount = args[0], args[1], args[2]
-    nthreads, nprocs = int(args[3]), int(args[4])
-    venv = args[5]
+    ctrl = socket.socket(fileno=3)
+    try:
+        conf = read_config(ctrl)
+    except (OSError, EOFError, ValueError, struct.error):
+        # The server no longer wants this worker, or is not the one
+        # that wrote this program.
+        os._exit(2)
+    script, callable_name = conf['script'], conf['callable']
+    nthreads, nprocs = int(conf['threads']), int(conf['processes'])
+    venv = conf['virtualenv']
     ppid = os.getppid()
     sys.argv = [script]
 
     path = [p for p in sys.path if p not in ('', '.')]
-    sys.path[:] = [os.path.dirname(script)] + list(args[6:]) + path
+    sys.path[:] = [os.path.dirname(script)] + conf['python_path'] + path
     if venv:
         import glob
         import site
         for d in sorted(glob.glob(os.path.join(venv, 'lib', 'python*', 'site-packages'))):
             site.addsitedir(d)
-
-    ctrl = socket.socket(fileno=3)
 
     def report(kind, text):
         data = text.encode('utf-8', 'backslashreplace')
@@ -483,6 +521,7 @@ def main():
             # The server no longer wants this worker.
             os._exit(0)
 
+    report(C_HELLO, '%s\0%s' % (sys.version.split()[0], sys.executable))
     try:
         app = load(script, callable_name)
     except BaseException:
@@ -519,6 +558,7 @@ def main():
                 os._exit(1)
         except OSError:
             break
+    ctrl.close()
     deadline = time.monotonic() + 5
     for t in threads:
         t.join(max(deadline - time.monotonic(), 0))

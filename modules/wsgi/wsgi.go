@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -96,10 +97,14 @@ type Module struct {
 
 	// Set by Provision.
 	log      *slog.Logger
+	vhost    string
 	docRoot  string
 	software string          // SERVER_SOFTWARE
 	kill     <-chan struct{} // Env.Kill: no more grace for workers
 	pool     *pool
+
+	probe        sync.Once // runs the interpreter once for Describe
+	probeVersion string
 }
 
 // Decode reads the block.
@@ -245,6 +250,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		m.log = slog.Default()
 	}
 	m.log = m.log.With("mount", m.Prefix)
+	m.vhost = env.VHost
 	m.docRoot = env.DocumentRoot
 	m.software = env.ServerSoftware
 	m.kill = env.Kill
@@ -279,9 +285,41 @@ func (m *Module) Cleanup() error {
 	return nil
 }
 
-// Describe says what the mount serves, for httpd -S.
+// Describe says what the mount serves, for httpd -S: the script, the
+// interpreter as found on PATH and its version, and the pool's size. The
+// version is what the workers reported; before the pool has started it is
+// asked from the interpreter, once.
 func (m *Module) Describe() string {
-	return fmt.Sprintf("WSGI %s:%s (%s, %d processes × %d threads)", m.Script, m.Callable, m.Python, m.Processes, m.Threads)
+	python := m.Python
+	if path, err := lookPython(m.Python); err == nil {
+		python = path
+	}
+	if v := m.pythonVersion(python); v != "" {
+		python += " " + v
+	}
+	return fmt.Sprintf("WSGI %s:%s (python %s, %d processes × %d threads)", m.Script, m.Callable, python, m.Processes, m.Threads)
+}
+
+// probeTimeout bounds the run of the interpreter that asks its version.
+const probeTimeout = 5 * time.Second
+
+// pythonVersion returns the version of the interpreter at path, like
+// "3.11.2", or "" when it cannot be known.
+func (m *Module) pythonVersion(path string) string {
+	if m.pool != nil {
+		v, _ := m.pool.interpreter()
+		return v
+	}
+	m.probe.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, "-S", "-c", "import sys; sys.stdout.write(sys.version.split()[0])")
+		cmd.Env = workerEnv(m)
+		if out, err := cmd.Output(); err == nil {
+			m.probeVersion = strings.TrimSpace(string(out))
+		}
+	})
+	return m.probeVersion
 }
 
 var (

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -138,13 +139,18 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	return a
 }
 
-// workerPIDs lists live processes whose command line names script.
+// workerPIDs lists live worker processes of script: those whose command
+// line holds a worker title and whose working directory is the script's.
 func workerPIDs(script string) []string {
 	var pids []string
+	dir := filepath.Dir(script)
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(script+"\x00")) {
+		if err != nil || !bytes.Contains(b, []byte("\x00httpd wsgi ")) {
+			continue
+		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err != nil || cwd != dir {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z ")) {
@@ -510,8 +516,10 @@ func TestWorkerCrash(t *testing.T) {
 }
 
 // TestAcquireWaits: a request that finds every worker thread busy waits
-// for one; it gives up with 503 when its client goes away (noticed once
-// it has waited watchAfter) or when it has waited the request timeout.
+// for one. It gives up with 499 when its client goes away (noticed once
+// it has waited watchAfter), so that it is logged at info level and not
+// counted as a server error, and with 503 when it has waited the request
+// timeout or its context ran out for another reason.
 func TestAcquireWaits(t *testing.T) {
 	a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Threads = 1 }})
 	p := a.m.pool
@@ -521,19 +529,23 @@ func TestAcquireWaits(t *testing.T) {
 	}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
+	expired, cancel := context.WithDeadline(context.Background(), time.Now())
+	defer cancel()
 	for _, tc := range []struct {
 		name     string
 		ctx      context.Context
 		timeout  time.Duration
 		release  time.Duration // hand the busy connection back after this; 0: never
 		want     string        // in the error; "" for a connection
+		status   int           // of the error
 		min, max time.Duration
 	}{
-		{"a worker frees up", context.Background(), 0, 50 * time.Millisecond, "", 50 * time.Millisecond, 10 * time.Second},
-		{"timeout", context.Background(), 50 * time.Millisecond, 0, "no worker free within", 50 * time.Millisecond, 10 * time.Second},
-		{"timeout shorter than watchAfter", gone, watchAfter / 2, 0, "no worker free within", watchAfter / 2, 10 * time.Second},
-		{"client gone", gone, 0, 0, "waiting for a worker", watchAfter, 10 * time.Second},
-		{"client gone, with a timeout", gone, time.Minute, 0, "waiting for a worker", watchAfter, 10 * time.Second},
+		{"a worker frees up", context.Background(), 0, 50 * time.Millisecond, "", 0, 50 * time.Millisecond, 10 * time.Second},
+		{"timeout", context.Background(), 50 * time.Millisecond, 0, "no worker free within", 503, 50 * time.Millisecond, 10 * time.Second},
+		{"timeout shorter than watchAfter", gone, watchAfter / 2, 0, "no worker free within", 503, watchAfter / 2, 10 * time.Second},
+		{"client gone", gone, 0, 0, "waiting for a worker", registry.StatusClientClosed, watchAfter, 10 * time.Second},
+		{"client gone, with a timeout", gone, time.Minute, 0, "waiting for a worker", registry.StatusClientClosed, watchAfter, 10 * time.Second},
+		{"context deadline", expired, 0, 0, "waiting for a worker", 503, watchAfter, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.release > 0 {
@@ -547,8 +559,8 @@ func TestAcquireWaits(t *testing.T) {
 					t.Fatal(err)
 				}
 				busy = c
-			} else if err == nil || !strings.Contains(err.Error(), tc.want) || registry.StatusOf(err) != 503 {
-				t.Fatalf("err = %v (status %d), want 503 with %q", err, registry.StatusOf(err), tc.want)
+			} else if err == nil || !strings.Contains(err.Error(), tc.want) || registry.StatusOf(err) != tc.status {
+				t.Fatalf("err = %v (status %d), want %d with %q", err, registry.StatusOf(err), tc.status, tc.want)
 			}
 			if d < tc.min || d > tc.max {
 				t.Fatalf("waited %v, want %v to %v", d, tc.min, tc.max)
@@ -710,4 +722,145 @@ func TestHTTP2Streaming(t *testing.T) {
 		t.Errorf("first chunk took %v", d)
 	}
 	io.Copy(io.Discard, resp.Body)
+}
+
+// TestStopWithoutWarnings runs workers in Python's development mode, which
+// shows every ResourceWarning, and stops them every way the pool does: a
+// worker retired after max_requests, workers replaced when the script
+// changes, and the pool's own stop. A worker that leaves a socket open
+// would log "ResourceWarning: unclosed <socket...>" on its stderr.
+func TestStopWithoutWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*Module)
+		act       func(t *testing.T, a *testApp)
+	}{
+		{"cleanup", nil, func(t *testing.T, a *testApp) {
+			a.get("/app/pid")
+		}},
+		{"max_requests", func(m *Module) { m.MaxRequests = 2 }, func(t *testing.T, a *testApp) {
+			for i := 0; i < 5; i++ {
+				if resp, _ := a.get("/app/pid"); resp.StatusCode != 200 {
+					t.Fatalf("request %d: status %d", i, resp.StatusCode)
+				}
+			}
+			a.log.WaitFor(t, "log", "wsgi worker stopped", 10*time.Second)
+		}},
+		{"reload", func(m *Module) { m.Reload = true }, func(t *testing.T, a *testApp) {
+			if err := os.WriteFile(a.script, fmt.Appendf(nil, versionApp, "v2"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			future := time.Now().Add(2 * time.Second)
+			os.Chtimes(a.script, future, future)
+			a.log.WaitFor(t, "log", "wsgi worker stopped", 10*time.Second)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) {
+				m.Env = map[string]string{"PYTHONDEVMODE": "1"}
+				if tc.configure != nil {
+					tc.configure(m)
+				}
+			}})
+			tc.act(t, a)
+			if err := a.m.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if log := a.log.String(); strings.Contains(log, "Warning:") {
+				t.Errorf("a worker warned while stopping:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestTitle(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	for _, tc := range []struct {
+		name, mount, vhost string
+		n                  int64
+		want               string
+	}{
+		{"plain", "/app", "example.com", 2, "httpd wsgi /app (example.com) worker 2"},
+		{"no vhost", "/", "", 1, "httpd wsgi / (-) worker 1"},
+		{"control characters", "/a\nb", "x\x00y\x7f", 3, "httpd wsgi /a?b (x?y?) worker 3"},
+		{"long", "/" + long, "h", 1, "httpd wsgi /" + strings.Repeat("é", 31) + "… (h) worker 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := title(tc.mount, tc.vhost, tc.n); got != tc.want {
+				t.Errorf("title(%q, %q, %d) = %q, want %q", tc.mount, tc.vhost, tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWorkerCommandLine: a worker's command line is short and names the
+// mount and the vhost, so ps tells the workers apart.
+func TestWorkerCommandLine(t *testing.T) {
+	script := copyScript(t, "app.py")
+	a := newApp(t, script, appOptions{configure: func(m *Module) { m.Processes = 2 }})
+	_, served := a.get("/app/pid")
+	pids := workerPIDs(script)
+	if len(pids) != 2 || pids[0] != string(served) && pids[1] != string(served) {
+		t.Fatalf("workerPIDs = %v, want two workers, one of them %s", pids, served)
+	}
+	titles := map[string]bool{}
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) != 3 || args[0] != python || args[1] != "-" || !strings.HasPrefix(args[2], "httpd wsgi /app (test) worker ") || len(b) >= 200 {
+			t.Errorf("worker %s: command line %q (%d bytes), want %s - \"httpd wsgi /app (test) worker N\", under 200 bytes", pid, args, len(b), python)
+		}
+		titles[args[len(args)-1]] = true
+	}
+	if !titles["httpd wsgi /app (test) worker 1"] || !titles["httpd wsgi /app (test) worker 2"] {
+		t.Errorf("titles %v, want workers 1 and 2", titles)
+	}
+}
+
+// TestDescribe: httpd -S names the interpreter as found on PATH and its
+// version, asked from the interpreter before the pool starts and taken
+// from the workers' report after.
+func TestDescribe(t *testing.T) {
+	out, err := exec.Command(python, "-c", "import sys; print(sys.version.split()[0])").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strings.TrimSpace(string(out))
+	bin := t.TempDir()
+	if err := os.Symlink(python, filepath.Join(bin, "mypython")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, tc := range []struct {
+		name, python, want string
+	}{
+		{"name on PATH", "mypython", "(python " + filepath.Join(bin, "mypython") + " " + version + ", 1 processes × 4 threads)"},
+		{"path", python, "(python " + python + " " + version + ", 1 processes × 4 threads)"},
+		{"missing", "no-such-python", "(python no-such-python, 1 processes × 4 threads)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Module{Prefix: "/app", Script: "/srv/app.wsgi", Callable: "application", Python: tc.python, Processes: 1, Threads: 4}
+			if got, want := m.Describe(), "WSGI /srv/app.wsgi:application "+tc.want; got != want {
+				t.Errorf("Describe() = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("provisioned", func(t *testing.T) {
+		a := newApp(t, copyScript(t, "app.py"), appOptions{configure: func(m *Module) { m.Python = "mypython" }})
+		a.log.WaitFor(t, "log", `msg="wsgi python"`, 10*time.Second)
+		if want := "(python " + filepath.Join(bin, "mypython") + " " + version + ","; !strings.Contains(a.m.Describe(), want) {
+			t.Errorf("Describe() = %q, want it to hold %q", a.m.Describe(), want)
+		}
+		if a.m.probeVersion != "" {
+			t.Errorf("a provisioned module asked the interpreter again: %q", a.m.probeVersion)
+		}
+		for _, want := range []string{"python=" + filepath.Join(bin, "mypython"), "version=" + version, "executable="} {
+			if !strings.Contains(a.log.String(), want) {
+				t.Errorf("start log lacks %q:\n%s", want, a.log.String())
+			}
+		}
+	})
 }
