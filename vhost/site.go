@@ -155,11 +155,6 @@ func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// statusClientGone is the status of a handler error for a client that
-// went away (nginx's 499, as CGI's StatusClientClosed): nobody is left to
-// read an answer, so none is written.
-const statusClientGone = 499
-
 // fail answers a request whose handler returned err: the status page if
 // nothing was written yet, and one error-log line. A client that went
 // away gets no answer: the access log records 499 and the connection is
@@ -174,15 +169,15 @@ func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 		level = slog.LevelDebug
 	}
 	rw, _ := w.(*responseWriter)
-	if status == statusClientGone {
+	if status == registry.StatusClientClosed {
 		if rw != nil {
 			if !rw.wroteHeader {
-				rw.status = statusClientGone
+				rw.status = registry.StatusClientClosed
 			}
 			rw.abort = true
 		}
 		st.log.Log(r.Context(), slog.LevelInfo, "request failed",
-			"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "status", statusClientGone, "err", err)
+			"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "status", registry.StatusClientClosed, "err", err)
 		return
 	}
 	if rw != nil && rw.wroteHeader {

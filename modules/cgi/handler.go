@@ -20,11 +20,6 @@ import (
 	"httpd/registry"
 )
 
-// StatusClientClosed is the status of errors for requests whose client
-// went away (nginx's 499): nobody sees it, and it keeps such requests out
-// of the 5xx logs.
-const StatusClientClosed = 499
-
 // handler serves the requests of one mount.
 type handler struct {
 	m *Module
@@ -242,7 +237,7 @@ func (ex *exchange) streamBody() error {
 		if c.ctx.Err() == nil {
 			c.cancel(errClientGone)
 		}
-		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: %w", ex.s.Filename, err))
+		return registry.Error(registry.StatusClientClosed, fmt.Errorf("cgi %s: %w", ex.s.Filename, err))
 	}
 	if c.stopped() {
 		return ex.stopped("mid-response")
@@ -295,7 +290,7 @@ func (ex *exchange) stopped(when string) error {
 	case errors.Is(cause, errStopping):
 		return registry.Error(http.StatusServiceUnavailable, fmt.Errorf("cgi %s: stopped %s: %w", s.Filename, when, cause))
 	case errors.Is(cause, errClientGone):
-		return registry.Error(StatusClientClosed, fmt.Errorf("cgi %s: client went away %s; process group stopped", s.Filename, when))
+		return registry.Error(registry.StatusClientClosed, fmt.Errorf("cgi %s: client went away %s; process group stopped", s.Filename, when))
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(cause, &mbe) {
@@ -334,7 +329,7 @@ func (m *Module) acquire(ctx context.Context) error {
 	case <-m.stop.Done():
 		return registry.Error(http.StatusServiceUnavailable, errStopping)
 	case <-ctx.Done():
-		return registry.Error(StatusClientClosed, fmt.Errorf("waiting for a process slot: %w", errClientGone))
+		return registry.Error(registry.StatusClientClosed, fmt.Errorf("waiting for a process slot: %w", errClientGone))
 	}
 }
 
