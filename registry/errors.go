@@ -15,6 +15,28 @@ const StatusClientClosed = 499
 type StatusError struct {
 	Status int
 	Err    error
+	// Notice asks the vhost to log the error at info level even where
+	// its status is one it logs at debug (404: the misses of static
+	// files would flood the log). See Notice.
+	Notice bool
+}
+
+// Notice returns err, a StatusError, marked to be logged at info level
+// whatever its status: a miss that points at a broken link or config,
+// such as a CGI script that is not there. Any other error is returned as
+// it is.
+func Notice(err error) error {
+	var se *StatusError
+	if errors.As(err, &se) {
+		se.Notice = true
+	}
+	return err
+}
+
+// IsNotice reports whether err was marked by Notice.
+func IsNotice(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Notice
 }
 
 // Error makes a StatusError. err may be nil when the status says it all.

@@ -451,3 +451,24 @@ func TestRegistryPath(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistryNotice(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"status error", Notice(Errorf(404, "x")), true},
+		{"wrapped", fmt.Errorf("cgi: %w", Notice(Errorf(404, "x"))), true},
+		{"unmarked", Errorf(404, "x"), false},
+		{"plain error", Notice(errors.New("x")), false},
+		{"nil", Notice(nil), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsNotice(tt.err); got != tt.want {
+				t.Errorf("IsNotice = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

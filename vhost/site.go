@@ -165,7 +165,7 @@ func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound && !registry.IsNotice(err):
 		level = slog.LevelDebug
 	}
 	rw, _ := w.(*responseWriter)

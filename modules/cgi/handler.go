@@ -33,17 +33,14 @@ var stdoutReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 
 // ServeMount runs the script the URL names. See the package doc for the
 // protocol; errors before the response starts carry the client's status.
 //
-// A 404 is also logged here, at info level, with its reason: the vhost
-// logs 404s at debug, so that the misses of static files do not flood
-// the log, but a script that cannot be found under a CGI mount is rare
-// and points at a broken link or config, which the log should show.
+// A 404 is marked registry.Notice, so the vhost logs it at info level
+// with its reason: it logs other 404s at debug, so that the misses of
+// static files do not flood the log, but a script that cannot be found
+// under a CGI mount is rare and points at a broken link or config.
 func (h *handler) ServeMount(w http.ResponseWriter, r *http.Request, mt registry.Mount) error {
 	s, err := h.m.resolve(mt, r.URL.Path, r.URL.EscapedPath())
 	if err != nil {
-		if registry.StatusOf(err) == http.StatusNotFound {
-			h.m.log.Info("script not found", "method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "err", err)
-		}
-		return err
+		return registry.Notice(err)
 	}
 	ex := &exchange{m: h.m, w: w, r: r, s: s, stdin: -1, contentLength: -1}
 	defer ex.close()
