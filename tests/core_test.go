@@ -247,9 +247,9 @@ func TestCoreServe(t *testing.T) {
 			port := freePort(t)
 			srv := h.StartArgs(tt.args(port)...)
 			base := fmt.Sprintf("http://127.0.0.1:%d", port)
-			if !strings.Contains(srv.Stdout(), fmt.Sprintf("Serving HTTP on 127.0.0.1 port %d", port)) {
-				t.Errorf("stdout: %q", srv.Stdout())
-			}
+			// stdout and stderr are read apart: the line may come after
+			// the start that the harness waited for on stderr.
+			srv.WaitStdout(fmt.Sprintf("Serving HTTP on 127.0.0.1 port %d", port), 5*time.Second)
 			resp, body := coreGet(t, nil, fmt.Sprintf("127.0.0.1:%d", port), "localhost", "/hello.txt")
 			if resp.StatusCode != 200 || body != "hello from serve\n" {
 				t.Errorf("GET /hello.txt: %d %q", resp.StatusCode, body)
