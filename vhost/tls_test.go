@@ -734,7 +734,7 @@ func TestTLSMisdirectedThenIdle(t *testing.T) {
 		rest, _ := br.Peek(br.Buffered())
 		t.Errorf("idle connection got %q", append([]byte{b}, rest...))
 	}
-	if strings.Contains(ts.log.String(), "408") {
+	if strings.Contains(ts.log.String(), "status=408") {
 		t.Errorf("idle connection logged as a slow client:\n%s", ts.log.String())
 	}
 }
