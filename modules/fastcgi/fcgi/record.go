@@ -156,9 +156,20 @@ func ParseHeader(b []byte) Header {
 // zeros is the padding's bytes.
 var zeros [8]byte
 
-// padding is how much padding follows n bytes of content: enough to end
-// the record on a multiple of 8 bytes, as the specification recommends.
-func padding(n int) int { return -n & 7 }
+// Padding is how much padding this package puts after n bytes of
+// content: enough to end the record on a multiple of 8 bytes, as the
+// specification recommends.
+func Padding(n int) int { return -n & 7 }
+
+// PutHeader writes the header of a record of type t for request id with
+// n bytes of content (at most MaxContent) and pad of padding into the
+// first HeaderLen bytes of b, for callers that frame content already in
+// place after it.
+func PutHeader(b []byte, t Type, id uint16, n, pad int) {
+	_ = b[HeaderLen-1]
+	b[0], b[1], b[2], b[3] = Version1, byte(t), byte(id>>8), byte(id)
+	b[4], b[5], b[6], b[7] = byte(n>>8), byte(n), byte(pad), 0
+}
 
 // AppendRecord appends records of type t for request id carrying content
 // to dst: as many as content needs at MaxContent bytes each, or one empty
@@ -166,8 +177,9 @@ func padding(n int) int { return -n & 7 }
 func AppendRecord(dst []byte, t Type, id uint16, content []byte) []byte {
 	for {
 		n := min(len(content), MaxContent)
-		p := padding(n)
-		dst = append(dst, Version1, byte(t), byte(id>>8), byte(id), byte(n>>8), byte(n), byte(p), 0)
+		p := Padding(n)
+		dst = append(dst, zeros[:HeaderLen]...)
+		PutHeader(dst[len(dst)-HeaderLen:], t, id, n, p)
 		dst = append(dst, content[:n]...)
 		dst = append(dst, zeros[:p]...)
 		content = content[n:]
