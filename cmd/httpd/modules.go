@@ -5,6 +5,7 @@ package main
 import (
 	_ "httpd/modules/alias"
 	"httpd/modules/cgi"
+	"httpd/modules/fastcgi"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/static"
 	"httpd/modules/wsgi"
@@ -13,5 +14,6 @@ import (
 func init() {
 	// The gateways name the server to scripts and applications.
 	cgi.ServerSoftware = "httpd/" + version
+	fastcgi.ServerSoftware = "httpd/" + version
 	wsgi.ServerSoftware = "httpd/" + version
 }
