@@ -26,6 +26,12 @@ import (
 	_ "httpd/modules/fastcgi"
 )
 
+func init() {
+	// TestReadmeExamples decodes modules/fastcgi/README.md with this
+	// module.
+	readmeOwner["fastcgi"] = "fastcgi"
+}
+
 // phpFPM is a php-fpm run by a test.
 type phpFPM struct {
 	Sock string // its Unix socket
