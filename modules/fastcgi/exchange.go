@@ -102,8 +102,11 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 			fresh = false
 		}
 		ex.flushStderr()
+		// Bytes after END_REQUEST would be taken for the next request's
+		// answer: such a connection is not kept.
 		reusable := ok && stopped && ex.stdinErr == nil && ex.bodyErr == nil &&
-			ex.out.ended && ex.out.end.ProtocolStatus == fcgi.StatusRequestComplete && ex.dl.clear()
+			ex.out.ended && ex.out.end.ProtocolStatus == fcgi.StatusRequestComplete &&
+			c.rd.Buffered() == 0 && ex.dl.clear()
 		m.pool.put(c, reusable)
 	}
 	defer finish(false)

@@ -742,3 +742,23 @@ func TestFastCGIConcurrent(t *testing.T) {
 		t.Errorf("%d idle connections, over max_idle_conns 2", n)
 	}
 }
+
+// TestFastCGITrailingRecords has the responder send a record after
+// END_REQUEST: the connection must not carry the next request, whose
+// answer that record would pose as.
+func TestFastCGITrailingRecords(t *testing.T) {
+	p := newRawPeer(t, func(req *rawRequest, w io.Writer) bool {
+		b := reply("Content-Type: text/plain\r\n\r\nok")
+		w.Write(wire.AppendStream(b, wire.TypeStdout, reqID, []byte("Status: 500\r\n\r\nstale")))
+		return true
+	})
+	f := newFixture(t, phpSite(t), fmt.Sprintf("to = %q", p.to))
+	for i := 0; i < 2; i++ {
+		if resp, got := f.get("/info.php"); resp.StatusCode != 200 || got != "ok" {
+			t.Fatalf("request %d: %d %q (%v)", i, resp.StatusCode, got, f.lastError())
+		}
+	}
+	if p.accepted() != 2 {
+		t.Errorf("accepted %d connections, want 2", p.accepted())
+	}
+}

@@ -93,18 +93,23 @@ var (
 	ErrTruncated = errors.New("fcgi: stream ends inside a record")
 )
 
-// Reader reads records from a byte stream. It holds one buffer of
-// HeaderLen+MaxContent+MaxPadding bytes, whatever the length of the
+// Reader reads records from a byte stream. It holds one record at a
+// time, in a buffer that grows to the largest record seen (at most
+// HeaderLen+MaxContent+MaxPadding bytes), whatever the length of the
 // stream. A Reader is not safe for concurrent use.
 type Reader struct {
 	br  *bufio.Reader
 	buf []byte
 }
 
+// initialBuf is the record buffer a Reader starts with: enough for the
+// records PHP-FPM writes (8 KiB of content at most).
+const initialBuf = 8<<10 + 2*HeaderLen + MaxPadding
+
 // NewReader returns a Reader of r, buffered with size bytes (at least
 // 4096).
 func NewReader(r io.Reader, size int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, max(size, 4096)), buf: make([]byte, HeaderLen+MaxContent+MaxPadding)}
+	return &Reader{br: bufio.NewReaderSize(r, max(size, 4096)), buf: make([]byte, initialBuf)}
 }
 
 // Reset makes the Reader read from r, dropping what it has buffered.
@@ -130,6 +135,9 @@ func (r *Reader) Next() (Record, error) {
 	hdr := ParseHeader(h)
 	if hdr.Version != Version1 {
 		return Record{}, fmt.Errorf("%w: %d", ErrVersion, hdr.Version)
+	}
+	if n := HeaderLen + int(hdr.ContentLength) + int(hdr.PaddingLength); n > len(r.buf) {
+		r.buf = make([]byte, HeaderLen+MaxContent+MaxPadding)
 	}
 	body := r.buf[HeaderLen : HeaderLen+int(hdr.ContentLength)+int(hdr.PaddingLength)]
 	if _, err := io.ReadFull(r.br, body); err != nil {
