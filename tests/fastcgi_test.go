@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -473,4 +474,78 @@ func rawGet(t *testing.T, addr, target string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestFastCGIPHPFPMTLS runs the app over TLS and HTTP/2: PHP sees
+// HTTPS=on, a flushed line and an upload stream through the HTTP/2
+// engine too.
+func TestFastCGIPHPFPMTLS(t *testing.T) {
+	fpm := startPHPFPM(t)
+	h := NewHarness(t)
+	phpSite(t, h)
+	srv := h.Start(fmt.Sprintf(`
+server { data_dir = "var" }
+log {
+  access = "off"
+  level  = "debug"
+}
+vhost "localhost" {
+  listen        = ["https://127.0.0.1:0"]
+  document_root = "htdocs"
+  tls           = "internal"
+  fastcgi "/" {
+    to               = "unix:%s"
+    front_controller = "/index.php"
+  }
+}
+`, fpm.Sock))
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"},
+			ForceAttemptHTTP2: true,
+		},
+	}
+	base := "https://" + srv.Addr
+
+	resp, body := doRequest(t, client, mustNewRequest(t, "GET", base+"/info.php/x", nil))
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("%s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	var info map[string]any
+	if err := json.Unmarshal([]byte(body), &info); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if info["HTTPS"] != "on" || info["PATH_INFO"] != "/x" {
+		t.Errorf("HTTPS = %v, PATH_INFO = %v", info["HTTPS"], info["PATH_INFO"])
+	}
+
+	marker := filepath.Join(h.Dir, "flush-marker")
+	resp, err := client.Get(base + "/stream?marker=" + url.QueryEscape(marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	os.WriteFile(marker, nil, 0o644)
+	if line, err := br.ReadString('\n'); err != nil || line != "second\n" {
+		t.Fatalf("second line %q, %v", line, err)
+	}
+	resp.Body.Close()
+
+	data := bytes.Repeat([]byte("0123456789"), 200_000)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "big.txt")
+	fw.Write(data)
+	mw.Close()
+	req := mustNewRequest(t, "POST", base+"/upload", io.MultiReader(&buf))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, body = doRequest(t, client, req)
+	sum := sha256.Sum256(data)
+	if resp.StatusCode != 200 || !strings.Contains(body, hex.EncodeToString(sum[:])) {
+		t.Errorf("upload over HTTP/2: %d %q", resp.StatusCode, body)
+	}
 }
