@@ -48,10 +48,13 @@
 // at most max_idle_conns idle connections, checks that one is still open
 // before using it again, and retries a request once on a new connection
 // when a kept one turns out closed before anything of the request was
-// consumed. Since PHP-FPM ties a worker to each kept connection, the
-// pool closes connections given back rather than keep them while a
-// request waits for the first answer on a connection it just opened: so
-// idle connections never hold every worker while a new one waits.
+// consumed. Since PHP-FPM ties a worker to each kept connection, opening
+// a new connection closes every idle one to the same address, of any
+// mount, and while a request waits for the first answer on a new
+// connection no connection given back is kept: so idle connections never
+// hold every worker while a new one waits in the backlog. The pools of
+// one address find each other through a small package-level table, the
+// module's only state beyond its instances.
 //
 // A responder that cannot be reached is 502, with the address in the
 // error log; no response header within timeout after the request was

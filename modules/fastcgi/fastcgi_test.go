@@ -762,3 +762,28 @@ func TestFastCGITrailingRecords(t *testing.T) {
 		t.Errorf("accepted %d connections, want 2", p.accepted())
 	}
 }
+
+// TestFastCGIWorkersHeldByIdleConns has two mounts share a responder
+// with one worker, which each kept connection holds: the second mount's
+// new connection must not wait behind the first mount's idle one.
+func TestFastCGIWorkersHeldByIdleConns(t *testing.T) {
+	p := newWorkerPeer(t, 1, func(req *rawRequest, w io.Writer) bool {
+		w.Write(reply("Content-Type: text/plain\r\n\r\n" + req.params["SERVER_NAME"]))
+		return true
+	})
+	body := fmt.Sprintf("to = %q\ntimeout = \"10s\"", p.to)
+	a := newFixture(t, phpSite(t), body)
+	b := newFixture(t, phpSite(t), body)
+	for i, f := range []*fixture{a, b, a, b} {
+		start := time.Now()
+		if resp, _ := f.get("/info.php"); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d (%v)", i, resp.StatusCode, f.lastError())
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("request %d took %v", i, d)
+		}
+	}
+	if n := a.m.pool.idleCount() + b.m.pool.idleCount(); n > 1 {
+		t.Errorf("%d idle connections to a responder with one worker", n)
+	}
+}

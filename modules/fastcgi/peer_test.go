@@ -90,11 +90,25 @@ type rawRequest struct {
 // answer that returns false, and when a record cannot be read.
 func newRawPeer(t *testing.T, answer func(req *rawRequest, w io.Writer) bool) *peer {
 	t.Helper()
+	return newWorkerPeer(t, 0, answer)
+}
+
+// newWorkerPeer is newRawPeer with workers workers (0 for no limit): as
+// in PHP-FPM, a worker serves one connection until it is closed, and a
+// connection waits in the backlog, unaccepted, while every worker is
+// busy.
+func newWorkerPeer(t *testing.T, workers int, answer func(req *rawRequest, w io.Writer) bool) *peer {
+	t.Helper()
 	p := listenPeer(t)
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
+	if workers <= 0 {
+		workers = 1 << 20
+	}
+	slots := make(chan struct{}, workers)
 	go func() {
 		for {
+			slots <- struct{}{}
 			c, err := p.ln.Accept()
 			if err != nil {
 				return
@@ -102,6 +116,7 @@ func newRawPeer(t *testing.T, answer func(req *rawRequest, w io.Writer) bool) *p
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() { <-slots }()
 				defer c.Close()
 				rd := wire.NewReader(c, 0)
 				for n := 0; ; n++ {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,25 +30,59 @@ type conn struct {
 // kept, for as long as it stays open: a pooled connection holds a worker
 // even while idle. When every worker is held, a new connection waits in
 // the responder's backlog until one is closed. So while any request
-// waits for the first answer on a connection it just opened, the pool
-// closes connections given back instead of keeping them: the worker
-// freed takes the waiting connection.
+// waits for the first answer on a connection it just opened, no idle
+// connection to that responder is kept, by this pool or any other (the
+// mounts of other vhosts, or of the generation being retired, often
+// share one PHP-FPM pool): those idle are closed when the new one is
+// opened, and those given back are closed, so that the workers they held
+// take the waiting connection.
 type pool struct {
 	network, address string
 	maxIdle          int
+	resp             *responder // shared with the other pools to the address
 
-	mu     sync.Mutex // guards idle, closed and fresh
+	mu     sync.Mutex // guards idle and closed
 	idle   []*conn    // most recently used last
 	closed bool
-	fresh  int // requests on new connections with no answer yet
 }
 
+// responder is what the pools to one address share.
+type responder struct {
+	key   string
+	fresh atomic.Int32 // requests on new connections with no answer yet
+
+	mu    sync.Mutex // guards pools; taken before a pool's mu
+	pools map[*pool]struct{}
+}
+
+var (
+	respondersMu sync.Mutex // guards responders
+	// responders maps "network address" to the pools open to it. It is
+	// the module's only state beyond its instances, so that mounts that
+	// share a responder see each other's waiting connections.
+	responders = map[string]*responder{}
+)
+
 func newPool(network, address string, maxIdle int) *pool {
-	return &pool{network: network, address: address, maxIdle: maxIdle}
+	p := &pool{network: network, address: address, maxIdle: maxIdle}
+	key := network + " " + address
+	respondersMu.Lock()
+	r := responders[key]
+	if r == nil {
+		r = &responder{key: key, pools: map[*pool]struct{}{}}
+		responders[key] = r
+	}
+	r.mu.Lock()
+	r.pools[p] = struct{}{}
+	r.mu.Unlock()
+	respondersMu.Unlock()
+	p.resp = r
+	return p
 }
 
 // get returns an idle connection that is still open, or a new one. A new
-// one counts as fresh until answered (see answered).
+// one counts as fresh until answered (see answered), and its opening
+// closes every idle connection to the responder.
 func (p *pool) get(ctx context.Context) (*conn, error) {
 	for {
 		p.mu.Lock()
@@ -76,33 +111,59 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	p.fresh++
-	p.mu.Unlock()
+	p.resp.fresh.Add(1)
+	p.resp.drainAll()
 	return &conn{nc: nc, rd: fcgi.NewReader(nc, 16<<10)}, nil
 }
 
 // answered records that a new connection got its first answer, or gave
 // up waiting for it. It is called once for each new connection.
-func (p *pool) answered() {
-	p.mu.Lock()
-	p.fresh--
-	p.mu.Unlock()
-}
+func (p *pool) answered() { p.resp.fresh.Add(-1) }
 
-// put gives c back. It is kept when reusable and there is room, else
-// closed.
+// put gives c back. It is kept when reusable and there is room, and no
+// request waits on a new connection to the responder; else closed.
 func (p *pool) put(c *conn, reusable bool) {
 	if reusable {
 		p.mu.Lock()
-		if !p.closed && p.fresh == 0 && len(p.idle) < p.maxIdle {
+		kept := !p.closed && len(p.idle) < p.maxIdle
+		if kept {
 			p.idle = append(p.idle, c)
-			p.mu.Unlock()
-			return
 		}
 		p.mu.Unlock()
+		if kept {
+			// Read after the append: either a new connection's
+			// drainAll sees c, or this sees its count.
+			if p.resp.fresh.Load() > 0 {
+				p.drain()
+			}
+			return
+		}
 	}
 	c.nc.Close()
+}
+
+// drain closes the pool's idle connections.
+func (p *pool) drain() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
+}
+
+// drainAll closes the idle connections of every pool to the responder.
+func (r *responder) drainAll() {
+	r.mu.Lock()
+	pools := make([]*pool, 0, len(r.pools))
+	for p := range r.pools {
+		pools = append(pools, p)
+	}
+	r.mu.Unlock()
+	for _, p := range pools {
+		p.drain()
+	}
 }
 
 // idleCount is the number of idle connections.
@@ -122,6 +183,15 @@ func (p *pool) close() {
 	for _, c := range idle {
 		c.nc.Close()
 	}
+	respondersMu.Lock()
+	r := p.resp
+	r.mu.Lock()
+	delete(r.pools, p)
+	if len(r.pools) == 0 && responders[r.key] == r {
+		delete(responders, r.key)
+	}
+	r.mu.Unlock()
+	respondersMu.Unlock()
 }
 
 // alive reports whether an idle connection is still open: the responder
