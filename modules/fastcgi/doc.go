@@ -46,9 +46,9 @@
 // and is kept for the next one when the exchange ended cleanly; one that
 // failed, timed out or whose client went away is closed. The pool keeps
 // at most max_idle_conns idle connections, checks that one is still open
-// before using it again, and retries a request once on a new connection
-// when a kept one turns out closed before anything of the request was
-// consumed. Since PHP-FPM ties a worker to each kept connection, opening
+// before using it again, and sends a request without a body once more,
+// on a new connection, when a kept one turns out closed before any
+// answer. Since PHP-FPM ties a worker to each kept connection, opening
 // a new connection closes every idle one to the same address, of any
 // mount, and while a request waits for the first answer on a new
 // connection no connection given back is kept: so idle connections never

@@ -64,11 +64,10 @@ type exchange struct {
 	// STDIN. stdinDone is closed when the feeding goroutine has ended;
 	// bodyErr and stdinErr are its to write until then.
 	stdinDone chan struct{}
-	bodyRead  atomic.Int64 // bytes read from the body
-	bodyErr   error        // reading the client's body failed
-	stdinErr  error        // writing STDIN to the responder failed
-	abandoned atomic.Bool  // the handler no longer wants the body sent
-	reading   atomic.Bool  // the goroutine is inside a body Read
+	bodyErr   error       // reading the client's body failed
+	stdinErr  error       // writing STDIN to the responder failed
+	abandoned atomic.Bool // the handler no longer wants the body sent
+	reading   atomic.Bool // the goroutine is inside a body Read
 
 	stderr []byte // a STDERR line not yet ended
 	log    *slog.Logger
@@ -76,8 +75,8 @@ type exchange struct {
 
 // run carries the request head and body to the responder and its answer
 // to the client. retry reports that a kept connection turned out closed
-// before anything of the request was consumed, so that the request may be
-// sent again on a new one.
+// before any answer to a request without a body, which may then be sent
+// again on a new one.
 func (ex *exchange) run(head []byte) (err error, retry bool) {
 	m, c, w := ex.m, ex.c, ex.w
 	ex.dl = deadlines{nc: c.nc, timeout: m.Timeout}
@@ -132,7 +131,9 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 	hdr, err := parseHeader(br, MaxHeaderBytes)
 	if err != nil {
 		finish(false)
-		retry = c.reused && ex.out.records == 0 && ex.bodyRead.Load() == 0 && retryable(err) && !ex.gone.Load()
+		// Only a request without a body can go again: a body Read that
+		// stopStdin cut short may have left the body unusable.
+		retry = c.reused && ex.body == nil && ex.out.records == 0 && retryable(err) && !ex.gone.Load()
 		return ex.failure(err, "before the response header"), retry
 	}
 	ex.dl.gotHeader()
@@ -214,7 +215,6 @@ func (ex *exchange) feed() {
 		n, rerr := ex.body.Read(buf[fcgi.HeaderLen : fcgi.HeaderLen+stdinChunk])
 		ex.reading.Store(false)
 		if n > 0 {
-			ex.bodyRead.Add(int64(n))
 			if err := ex.writeStdin(buf, n); err != nil {
 				ex.stdinErr = err
 				return
