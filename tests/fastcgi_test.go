@@ -399,6 +399,32 @@ func TestFastCGIPHPFPM(t *testing.T) {
 		}
 	})
 
+	t.Run("client gone stops the script", func(t *testing.T) {
+		done := filepath.Join(h.Dir, "ticker-done")
+		resp, err := client.Get(srv.URL("/ticker?done=" + url.QueryEscape(done)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "tick 0 ") {
+			t.Fatalf("first tick %q, %v", line, err)
+		}
+		resp.Body.Close() // the client goes away mid-response
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			b, err := os.ReadFile(done)
+			if err == nil && len(b) > 0 {
+				if string(b) != "1" {
+					t.Errorf("connection_status() = %s at the end, want 1 (ABORTED)", b)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the script still runs 15s after its client went away")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+
 	t.Run("stderr", func(t *testing.T) {
 		if resp, body := get(t, "/log?tag=e2e-42"); resp.StatusCode != 200 || body != "logged\n" {
 			t.Fatalf("%d %q", resp.StatusCode, body)

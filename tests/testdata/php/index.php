@@ -67,6 +67,23 @@ case '/stream':
     echo "second\n";
     break;
 
+case '/ticker':
+    // Writes until the client goes away (at most 20s); the shutdown
+    // function records how the script ended: 1 is ABORTED.
+    $done = $_GET['done'] ?? '';
+    register_shutdown_function(function () use ($done) {
+        if ($done !== '') {
+            file_put_contents($done, (string) connection_status());
+        }
+    });
+    header('Content-Type: text/plain');
+    for ($i = 0; $i < 2000; $i++) {
+        echo "tick $i " . str_repeat('.', 1000) . "\n";
+        flush();
+        usleep(10000);
+    }
+    break;
+
 default:
     http_response_code(404);
     header('Content-Type: text/plain');
