@@ -126,9 +126,42 @@ type Env struct {
 	// return at once. It is not closed on a reload. A nil Kill is never
 	// closed.
 	Kill <-chan struct{}
+	// Shared holds what modules share across the vhosts and generations
+	// of one server, such as the state of a responder several mounts
+	// connect to. It lives as long as the server.
+	Shared *Shared
 	// Dispatch re-enters the vhost's pipeline with a new request, for
 	// internal redirects. It is valid once the generation serves.
 	Dispatch func(w http.ResponseWriter, r *http.Request)
+}
+
+// Shared is a server-wide store of values that outlive a generation,
+// keyed by names the modules choose (prefix them with the module's name).
+// It is safe for concurrent use. Values are never removed: keep them
+// small, one per remote address or the like.
+type Shared struct {
+	mu sync.Mutex // guards m
+	m  map[string]any
+}
+
+// Get returns the value stored under key, storing make() there first if
+// there is none. A nil Shared stores nothing and returns make(): a
+// module provisioned without a server (in a test) shares with no one.
+func (s *Shared) Get(key string, make func() any) any {
+	if s == nil {
+		return make()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		if s.m == nil {
+			s.m = map[string]any{}
+		}
+		v = make()
+		s.m[key] = v
+	}
+	return v
 }
 
 // Handler serves one request of a pipeline stage. A handler that returns

@@ -38,6 +38,8 @@ type Server struct {
 	gen atomic.Pointer[generation]
 	// access writes the access log of every generation.
 	access accessWriter
+	// shared is every module's Env.Shared.
+	shared registry.Shared
 	// certs are the certificate sources generations share.
 	certs certSources
 	// fair keeps yielding fair across the native engine's listeners,
@@ -298,7 +300,7 @@ func (s *Server) baseEnv() registry.Env {
 	if sw == "" {
 		sw = "httpd"
 	}
-	return registry.Env{ServerSoftware: sw, Kill: s.killCtx.Done()}
+	return registry.Env{ServerSoftware: sw, Kill: s.killCtx.Done(), Shared: &s.shared}
 }
 
 // Addrs returns the bound address of every listener, keyed by the

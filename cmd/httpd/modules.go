@@ -5,6 +5,7 @@ package main
 import (
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/static"
 	_ "httpd/modules/wsgi"

@@ -1,0 +1,63 @@
+// Package fastcgi is the fastcgi module: PHP-FPM and any other FastCGI
+// responder serving the scripts of a vhost's document_root, after nginx's
+// fastcgi_pass and Caddy's php_fastcgi.
+//
+//	fastcgi "/" {
+//	  to               = "unix:/run/php/php8.2-fpm.sock"
+//	  split_path       = [".php"]
+//	  index            = ["index.php"]
+//	  front_controller = "/index.php"
+//	}
+//
+// # Routing
+//
+// The whole URL path names a file under document_root, whatever the
+// mount's prefix. A path is cut after the first segment whose name ends
+// with a split_path suffix: what comes before is SCRIPT_NAME, the rest
+// PATH_INFO. Such a script runs only when it is a regular file beneath
+// the root (opened through an os.Root, so symlinks are followed only
+// while they stay inside); nothing else is ever sent to the responder as
+// a script, so "/uploads/evil.jpg/x.php" cannot run evil.jpg the way
+// cgi.fix_pathinfo once let it. A path with no split_path match that
+// names an existing file is served by internal/fileserver, as static
+// serves files (ranges, conditional requests, no dot-files); a
+// directory runs or serves its first index file. Anything else goes to
+// front_controller with the original REQUEST_URI, or is 404 without one.
+//
+// # Protocol
+//
+// The wire format is in the subpackage fcgi. Each request opens with one
+// write holding BEGIN_REQUEST (role responder, FCGI_KEEP_CONN) and the
+// PARAMS stream; the body follows as STDIN records from a goroutine of
+// its own, read from the client as the responder takes it, so a big
+// upload never sits in memory and a responder may answer before it has
+// read it all (a body of unknown length is spooled first, since PHP reads
+// no more than CONTENT_LENGTH). STDOUT is parsed as a CGI response, as
+// script_alias does: Status, Location (a local path without Status is an
+// internal redirect, a URL a 302), other fields passed on; then copied to
+// the client as it comes, flushed whenever no more has arrived, so a
+// script's flush() reaches the client at once. STDERR goes to the error
+// log a line at a time, tagged with the script and the request.
+// END_REQUEST ends the answer.
+//
+// # Connections
+//
+// A connection carries one request at a time (PHP-FPM does not multiplex)
+// and is kept for the next one when the exchange ended cleanly; one that
+// failed, timed out or whose client went away is closed. The pool keeps
+// at most max_idle_conns idle connections, checks that one is still open
+// before using it again, and sends a request without a body once more,
+// on a new connection, when a kept one turns out closed before any
+// answer. Since PHP-FPM ties a worker to each kept connection, opening
+// a new connection closes every idle one to the same address, of any
+// mount, and while a request waits for the first answer on a new
+// connection no connection given back is kept: so idle connections never
+// hold every worker while a new one waits in the backlog. The pools of
+// one address find each other through the server's registry.Shared
+// store, which outlives generations, so a reload's new mounts see the
+// old ones' idle connections too.
+//
+// A responder that cannot be reached is 502, with the address in the
+// error log; no response header within timeout after the request was
+// sent is 504; a client that goes away aborts the connection at once.
+package fastcgi
