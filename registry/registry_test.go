@@ -472,3 +472,19 @@ func TestRegistryNotice(t *testing.T) {
 		})
 	}
 }
+
+func TestRegistryShared(t *testing.T) {
+	var s Shared
+	made := 0
+	mk := func() any { made++; return new(int) }
+	a := s.Get("fastcgi unix /a", mk)
+	b := s.Get("fastcgi unix /a", mk)
+	c := s.Get("fastcgi unix /b", mk)
+	if a != b || made != 2 || c == a {
+		t.Errorf("same key gave %p and %p, other key %p, made %d times; want one value per key", a, b, c, made)
+	}
+	var none *Shared
+	if x, y := none.Get("k", func() any { return new(int) }), none.Get("k", func() any { return new(int) }); x == y {
+		t.Error("a nil Shared shared a value")
+	}
+}
