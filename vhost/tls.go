@@ -178,15 +178,19 @@ func (m *certManager) httpChallenge(w http.ResponseWriter, r *http.Request) bool
 }
 
 // tlsConfig is the TLS setup of a listener: TLS 1.2 and up, HTTP/2 and
-// HTTP/1.1 by ALPN, the certificate picked by SNI. It also offers the
-// ALPN protocol of ACME's TLS-ALPN-01 challenge, which only an ACME
-// server asks for.
+// HTTP/1.1 by ALPN, the certificate picked by SNI, and session tickets
+// (unless server.tls turns them off) whose keys the server holds and
+// rotates on this config: a Clone of it does not follow the rotations.
+// It also offers the ALPN protocol of ACME's TLS-ALPN-01 challenge,
+// which only an ACME server asks for. Each call returns a new config.
 func (l *listener) tlsConfig() *tls.Config {
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		NextProtos:     []string{"h2", "http/1.1", certs.ALPNProto},
 		GetCertificate: l.getCertificate,
 	}
+	l.s.tickets.register(cfg, l.s.TicketKeys)
+	return cfg
 }
 
 // loadCert prepares the certificate source of a TLS vhost. Files are read
