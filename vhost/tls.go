@@ -230,8 +230,8 @@ func (st *site) loadCert(m *certManager) error {
 		if m == nil || m.local == nil {
 			return fmt.Errorf("vhost %s: tls = \"internal\": the local CA is not open", v.Name)
 		}
-		ca, names := m.local, v.Names()
-		st.cert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return ca.Certificate(names) }
+		get := m.local.CertificateFunc(v.Names())
+		st.cert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return get() }
 		return nil
 	}
 	return fmt.Errorf("vhost %s: unknown tls mode %q", v.Name, v.TLS.Mode)
