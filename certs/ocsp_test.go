@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"httpd/internal/testcert"
 	"httpd/internal/testutil"
 )
 
@@ -128,5 +129,46 @@ func TestACMEStaplesOCSP(t *testing.T) {
 	resp, err := ocsp.ParseResponseForCert(got, client.ConnectionState().PeerCertificates[0], ca)
 	if err != nil || resp.Status != ocsp.Good {
 		t.Fatalf("stapled response: %v, status %d", err, resp.Status)
+	}
+}
+
+// TestACMEGetCertificateHot: once certmagic has chosen a name's
+// certificate, GetCertificate hands it out without allocating, until a
+// certificate enters the cache or the name is unmanaged.
+func TestACMEGetCertificateHot(t *testing.T) {
+	a, err := NewACME(ACMEConfig{CA: "https://127.0.0.1:1/directory", Storage: t.TempDir()}, testLogger(&testutil.SyncBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	c := testcert.New(t)
+	if _, err := a.magic.CacheUnmanagedTLSCertificate(context.Background(), c.TLS, nil); err != nil {
+		t.Fatal(err)
+	}
+	hello := &tls.ClientHelloInfo{ServerName: "localhost"}
+	first, err := a.GetCertificate(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if got, _ := a.GetCertificate(hello); got != first {
+			t.Fatal("another certificate")
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per GetCertificate", n)
+	}
+	if err := a.onEvent(context.Background(), "cached_managed_cert", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.hot.Load("localhost"); ok {
+		t.Error("a certificate entering the cache left the chosen ones in place")
+	}
+	a.GetCertificate(hello)
+	a.mu.Lock()
+	a.names["localhost"] = 1 // as Manage would, without starting issuance
+	a.mu.Unlock()
+	a.Unmanage([]string{"localhost"})
+	if _, ok := a.hot.Load("localhost"); ok {
+		t.Error("Unmanage left the chosen certificate in place")
 	}
 }
