@@ -55,6 +55,24 @@ type ACME struct {
 	names   map[string]int // managed name → number of Manage calls holding it
 	changed chan struct{}  // closed and replaced when a certificate enters the cache
 	stopped bool
+
+	// hot holds, by server name, the certificate certmagic last chose
+	// for it (a *hotCert), so that most handshakes skip certmagic's
+	// lookup, which logs, sorts and allocates on every call. An entry
+	// serves for hotTTL; the whole map is dropped when a certificate
+	// enters certmagic's cache (issued or renewed) and on Unmanage, so a
+	// renewal is served at once (within hotTTL if a handshake raced it)
+	// and a new OCSP staple within hotTTL.
+	hot sync.Map
+}
+
+// hotTTL is how long a certificate certmagic chose for a name is handed
+// out without asking it again.
+const hotTTL = time.Minute
+
+type hotCert struct {
+	cert    *tls.Certificate
+	expires time.Time
 }
 
 // NewACME returns a manager for cfg that logs to log. It manages no name
@@ -109,6 +127,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 // onEvent wakes handshakes waiting for a certificate.
 func (a *ACME) onEvent(_ context.Context, event string, _ map[string]any) error {
 	if event == "cached_managed_cert" {
+		a.hot.Clear()
 		a.mu.Lock()
 		close(a.changed)
 		a.changed = make(chan struct{})
@@ -161,6 +180,7 @@ func (a *ACME) Unmanage(names []string) {
 	a.mu.Unlock()
 	if len(drop) > 0 {
 		a.cache.RemoveManaged(drop)
+		a.hot.Clear()
 	}
 }
 
@@ -204,11 +224,22 @@ func normalize(name string) string {
 // For a managed name whose first certificate is still being obtained it
 // waits up to HandshakeWait, then fails. It is a tls.Config.GetCertificate.
 func (a *ACME) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	cert, err := a.magic.GetCertificate(hello)
-	if err == nil || isALPNChallenge(hello) {
-		return cert, err
+	if isALPNChallenge(hello) {
+		return a.magic.GetCertificate(hello)
 	}
 	name := normalize(hello.ServerName)
+	if h, ok := a.hot.Load(name); ok {
+		if h := h.(*hotCert); time.Now().Before(h.expires) {
+			return h.cert, nil
+		}
+	}
+	cert, err := a.magic.GetCertificate(hello)
+	if err == nil {
+		if name != "" {
+			a.hot.Store(name, &hotCert{cert: cert, expires: time.Now().Add(hotTTL)})
+		}
+		return cert, nil
+	}
 	if !a.Manages(name) {
 		return nil, err
 	}

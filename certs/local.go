@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -207,14 +208,49 @@ func (ca *LocalCA) TrustHint() string {
 // brackets); "localhost" also covers 127.0.0.1 and ::1. The result is
 // shared: callers must not modify it.
 func (ca *LocalCA) Certificate(names []string) (*tls.Certificate, error) {
+	return ca.certificate(leafKey(names), names)
+}
+
+// CertificateFunc returns a function that returns Certificate(names), for
+// a tls.Config.GetCertificate that runs at every handshake: it keeps the
+// current certificate at hand, so until that is due for renewal a call
+// neither locks nor allocates.
+func (ca *LocalCA) CertificateFunc(names []string) func() (*tls.Certificate, error) {
+	names = slices.Clone(names)
 	key := leafKey(names)
+	var cur atomic.Pointer[currentLeaf]
+	return func() (*tls.Certificate, error) {
+		if c := cur.Load(); c != nil && ca.now().Before(c.renew) {
+			return c.cert, nil
+		}
+		cert, err := ca.certificate(key, names)
+		if err != nil {
+			return nil, err
+		}
+		cur.Store(&currentLeaf{cert: cert, renew: renewAt(cert.Leaf)})
+		return cert, nil
+	}
+}
+
+// currentLeaf is a certificate CertificateFunc holds and when to issue
+// it again.
+type currentLeaf struct {
+	cert  *tls.Certificate
+	renew time.Time
+}
+
+// renewAt is when a leaf is issued again: when a third of its lifetime is
+// left.
+func renewAt(leaf *x509.Certificate) time.Time {
+	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
+}
+
+func (ca *LocalCA) certificate(key string, names []string) (*tls.Certificate, error) {
 	now := ca.now()
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	if c := ca.leaves[key]; c != nil {
-		if left := c.Leaf.NotAfter.Sub(now); left > c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)/3 {
-			return c, nil
-		}
+	if c := ca.leaves[key]; c != nil && now.Before(renewAt(c.Leaf)) {
+		return c, nil
 	}
 	c, err := ca.issue(names, now)
 	if err != nil {

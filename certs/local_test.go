@@ -180,6 +180,39 @@ func TestLocalCALeafCacheAndRenewal(t *testing.T) {
 	}
 }
 
+// TestLocalCACertificateFunc: the function hands out the leaf
+// Certificate issues, without allocating, until it is due for renewal.
+func TestLocalCACertificateFunc(t *testing.T) {
+	ca, _, err := OpenLocalCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ca.now = func() time.Time { return start }
+	get := ca.CertificateFunc([]string{"a.test", "b.test"})
+	c1, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := ca.Certificate([]string{"b.test", "a.test"}); c != c1 {
+		t.Error("CertificateFunc and Certificate issued different leaves")
+	}
+	if n := testing.AllocsPerRun(100, func() { get() }); n != 0 {
+		t.Errorf("%v allocations per call", n)
+	}
+	ca.now = func() time.Time { return start.Add(LeafLifetime * 3 / 4) }
+	c2, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2 == c1 || !c2.Leaf.NotAfter.After(c1.Leaf.NotAfter) {
+		t.Error("not renewed with a quarter of the lifetime left")
+	}
+	if c3, _ := get(); c3 != c2 {
+		t.Error("the renewed leaf is not kept")
+	}
+}
+
 // TestLocalCAHandshake serves a leaf over TLS and checks that a client
 // trusting only the root accepts it.
 func TestLocalCAHandshake(t *testing.T) {

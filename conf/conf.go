@@ -47,7 +47,21 @@ type Server struct {
 	// EngineNative (vhost/h2, the default) or EngineNetHTTP. h2c always
 	// uses net/http.
 	HTTP2Engine string
+	TLS         ServerTLS
 }
+
+// ServerTLS is the server.tls block: settings every TLS listener shares.
+type ServerTLS struct {
+	// SessionTickets lets clients resume TLS 1.3 and 1.2 sessions with
+	// tickets. It is read when a listener opens.
+	SessionTickets bool
+	// TicketRotation is how often a new ticket key is made; each key
+	// keeps decrypting for a few rotations more.
+	TicketRotation time.Duration
+}
+
+// DefaultTicketRotation is server.tls.ticket_rotation's default.
+const DefaultTicketRotation = 12 * time.Hour
 
 // The values of server.http1_engine and server.http2_engine.
 const (
@@ -283,7 +297,11 @@ var serverSchema = &hcl.BodySchema{
 		{Name: "listen"}, {Name: "data_dir"}, {Name: "shutdown_timeout"}, {Name: "user"}, {Name: "group"},
 		{Name: "http1_engine"}, {Name: "http2_engine"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "limits"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "limits"}, {Type: "tls"}},
+}
+
+var serverTLSSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "session_tickets"}, {Name: "ticket_rotation"}},
 }
 
 var limitsSchema = &hcl.BodySchema{
@@ -306,6 +324,7 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 		MaxHeaderBytes:    64 << 10,
 		MaxBodyBytes:      100 << 20,
 	}
+	s.TLS = ServerTLS{SessionTickets: true, TicketRotation: DefaultTicketRotation}
 	if b == nil {
 		return nil
 	}
@@ -330,7 +349,22 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	diags = append(diags, ds...)
 	s.HTTP2Engine, ds = oneOf(c, "http2_engine", d.ectx, s.HTTP2Engine, EngineNative, EngineNetHTTP)
 	diags = append(diags, ds...)
+	var tlsBlock *hcl.Block
 	for _, lb := range c.Blocks {
+		if lb.Type == "tls" {
+			if tlsBlock != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate tls block",
+					Detail:   fmt.Sprintf("The server block holds one tls block; the first is at %s. Merge the two.", rangeString(tlsBlock.DefRange)),
+					Subject:  lb.DefRange.Ptr(),
+				})
+				continue
+			}
+			tlsBlock = lb
+			diags = append(diags, d.decodeServerTLS(lb)...)
+			continue
+		}
 		lc, ds := lb.Body.Content(limitsSchema)
 		diags = append(diags, ds...)
 		l := &s.Limits
@@ -351,6 +385,27 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 		}
 		l.MaxBodyBytes, ds = registry.Size(lc, "max_body_bytes", d.ectx, l.MaxBodyBytes)
 		diags = append(diags, ds...)
+	}
+	return diags
+}
+
+// maxTicketRotation bounds server.tls.ticket_rotation: a ticket key
+// that lives longer than a week weakens forward secrecy for nothing,
+// since crypto/tls resumes no session older than that anyway.
+const maxTicketRotation = 7 * 24 * time.Hour
+
+func (d *decoder) decodeServerTLS(b *hcl.Block) hcl.Diagnostics {
+	t := &d.cfg.Server.TLS
+	c, diags := b.Body.Content(serverTLSSchema)
+	var ds hcl.Diagnostics
+	t.SessionTickets, ds = registry.Bool(c, "session_tickets", d.ectx, t.SessionTickets)
+	diags = append(diags, ds...)
+	t.TicketRotation, ds = registry.Duration(c, "ticket_rotation", d.ectx, t.TicketRotation)
+	diags = append(diags, ds...)
+	if a, ok := c.Attributes["ticket_rotation"]; ok && !ds.HasErrors() && (t.TicketRotation < time.Minute || t.TicketRotation > maxTicketRotation) {
+		diags = append(diags, registry.AttrError(a, "Invalid value for ticket_rotation",
+			`ticket_rotation must be between "1m" and "168h" (a week); "12h", the default, suits most servers. To turn resumption off, set session_tickets = false.`))
+		t.TicketRotation = DefaultTicketRotation
 	}
 	return diags
 }

@@ -48,6 +48,9 @@ func TestConfDefaults(t *testing.T) {
 	if s.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", s.Limits, want)
 	}
+	if s.TLS != (conf.ServerTLS{SessionTickets: true, TicketRotation: 12 * time.Hour}) {
+		t.Errorf("TLS = %+v, want session tickets on, rotated every 12h", s.TLS)
+	}
 	if l := cfg.Log; l != (conf.Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info"}) {
 		t.Errorf("Log = %+v", l)
 	}
@@ -89,6 +92,10 @@ server {
     max_header_bytes    = "8KiB"
     max_body_bytes      = 10
   }
+  tls {
+    session_tickets = false
+    ticket_rotation = "1h"
+  }
 }
 log {
   access = "logs/access.log"
@@ -116,6 +123,9 @@ vhost "a.test" {
 		IdleTimeout: 5 * time.Second, MaxHeaderBytes: 8 << 10, MaxBodyBytes: 10}
 	if s.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", s.Limits, want)
+	}
+	if s.TLS != (conf.ServerTLS{SessionTickets: false, TicketRotation: time.Hour}) {
+		t.Errorf("TLS = %+v", s.TLS)
 	}
 	if l := cfg.Log; l.Access != filepath.Join(root, "logs/access.log") || l.Error != "/var/log/httpd-error.log" || l.Format != "common" || l.Level != "warn" {
 		t.Errorf("Log = %+v", l)

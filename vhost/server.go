@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"httpd/certs"
 	"httpd/conf"
 	"httpd/registry"
 	"httpd/vhost/h1"
@@ -28,6 +29,10 @@ type Server struct {
 	// Software is the server's "name/version", handed to modules as
 	// registry.Env.ServerSoftware. Set it before Start.
 	Software string
+	// TicketKeys is where the TLS session-ticket keys come from. Nil (the
+	// default) keeps them in this process's memory; a fleet sets a source
+	// it shares, so a client resumes on any server. Set it before Start.
+	TicketKeys certs.TicketKeySource
 
 	log *slog.Logger
 
@@ -42,6 +47,8 @@ type Server struct {
 	shared registry.Shared
 	// certs are the certificate sources generations share.
 	certs certSources
+	// tickets holds the session-ticket keys across generations.
+	tickets ticketKeys
 	// fair keeps yielding fair across the native engine's listeners,
 	// which share the CPUs; closed by Shutdown.
 	fair h1.Fairness
@@ -236,6 +243,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 			h2c[l.Addr] = h2c[l.Addr] || v.H2C
 		}
 	}
+	s.tickets.opening(cfg.Server.TLS, s.log)
 	var opened []*listener
 	for addr, l := range want {
 		if _, ok := s.listeners[addr]; ok {
@@ -262,6 +270,11 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 	}
 
 	old := s.gen.Swap(g)
+	var prev *conf.Config
+	if old != nil {
+		prev = old.cfg
+	}
+	s.tickets.apply(prev, cfg, s.log)
 	for _, nl := range opened {
 		s.listeners[nl.addr] = nl
 		go nl.serve(s.log)
@@ -340,6 +353,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.tickets.stop()
 	_ = s.fair.Close()
 	stop := s.killAfter(ctx)
 	defer stop()
