@@ -47,6 +47,9 @@
 // request's path.
 //
 // ResponseHeader.LocalRedirect says whether the block asks for an
-// internal redirect (a local Location, no Status); otherwise
-// ResponseHeader.WriteHeader sends it, a URL Location being a 302.
+// internal redirect (a local Location, no Status); InternalRedirect then
+// serves it through the vhost, bounding the chain of redirects across
+// every gateway, and RedirectOf gives the redirected request's origin
+// for its REDIRECT_* variables. Otherwise ResponseHeader.WriteHeader
+// sends the block, a URL Location being a 302.
 package gateway

@@ -29,17 +29,6 @@ type script struct {
 	Exe      string // the file to execute: Filename with symlinks resolved
 }
 
-// redirectState travels in the context of an internally redirected
-// request.
-type redirectState struct {
-	depth    int
-	url      string // the path of the request that redirected
-	query    string
-	hadQuery bool
-}
-
-type redirectKey struct{}
-
 // environ builds the script's environment: PATH and the env attribute,
 // the variables particular to CGI, then the request's meta-variables and
 // HTTP_* headers from package gateway. contentLength is the body's
@@ -63,11 +52,11 @@ func (m *Module) environ(r *http.Request, s *script, contentLength int64) []stri
 	if contentLength >= 0 {
 		set("CONTENT_LENGTH", strconv.FormatInt(contentLength, 10))
 	}
-	if rs, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
+	if rd := gateway.RedirectOf(r); rd != nil {
 		set("REDIRECT_STATUS", "200")
-		set("REDIRECT_URL", rs.url)
-		if rs.hadQuery {
-			set("REDIRECT_QUERY_STRING", rs.query)
+		set("REDIRECT_URL", rd.URL)
+		if rd.HadQuery {
+			set("REDIRECT_QUERY_STRING", rd.Query)
 		}
 	}
 	gateway.RequestVars(r, gateway.Options{Software: m.software, PassAuth: m.PassAuth}, set)

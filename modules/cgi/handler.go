@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -420,36 +419,11 @@ func (e *errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// redirect re-enters the vhost with a GET for loc, keeping the original
-// headers but those of the body.
+// redirect re-enters the vhost with a GET for loc (see
+// gateway.InternalRedirect).
 func (m *Module) redirect(w http.ResponseWriter, r *http.Request, s *script, loc string) error {
-	rs := &redirectState{depth: 1, url: r.URL.Path, query: r.URL.RawQuery, hadQuery: r.URL.RawQuery != "" || r.URL.ForceQuery}
-	if prev, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
-		rs.depth = prev.depth + 1
+	if err := gateway.InternalRedirect(w, r, loc, MaxRedirects, m.dispatch); err != nil {
+		return fmt.Errorf("cgi %s: %w", s.Filename, err)
 	}
-	if rs.depth > MaxRedirects {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: more than %d internal redirects (the last to %q)", s.Filename, MaxRedirects, loc))
-	}
-	if m.dispatch == nil {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: internal redirect to %q: no dispatcher", s.Filename, loc))
-	}
-	u, err := url.ParseRequestURI(loc)
-	if err != nil {
-		return registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: bad Location %q: %w", s.Filename, loc, err))
-	}
-	r2 := r.Clone(context.WithValue(r.Context(), redirectKey{}, rs))
-	r2.Method = http.MethodGet
-	r2.URL = u
-	r2.RequestURI = loc
-	r2.Body = http.NoBody
-	r2.GetBody = nil
-	r2.ContentLength = 0
-	r2.TransferEncoding = nil
-	r2.Trailer = nil
-	r2.Form, r2.PostForm, r2.MultipartForm = nil, nil, nil
-	for _, k := range []string{"Content-Length", "Content-Type", "Transfer-Encoding", "Content-Encoding", "Expect"} {
-		r2.Header.Del(k)
-	}
-	m.dispatch(w, r2)
 	return nil
 }
