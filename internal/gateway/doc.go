@@ -33,6 +33,11 @@
 // no intermediate map; for the common headers the names are constants and
 // nothing is allocated.
 //
+// DecodeEnv reads a gateway block's env attribute, refusing the names the
+// gateway sets itself (PerRequestVar, HTTP_*, and those the gateway
+// adds) and NUL bytes, so that configuration cannot shadow a request's
+// variables.
+//
 // # Response
 //
 // ReadResponseHeader parses the header block (RFC 3875 §6) into a

@@ -2,23 +2,10 @@ package cgi
 
 import (
 	"net/http"
-	"sort"
 	"strconv"
 
 	"httpd/internal/gateway"
 )
-
-// perRequestVars are the variables the server sets for every request; the
-// env attribute cannot set them.
-var perRequestVars = map[string]bool{
-	"GATEWAY_INTERFACE": true, "SERVER_SOFTWARE": true, "SERVER_NAME": true,
-	"SERVER_ADDR": true, "SERVER_PORT": true, "SERVER_PROTOCOL": true,
-	"REQUEST_METHOD": true, "REQUEST_URI": true, "REQUEST_SCHEME": true,
-	"SCRIPT_NAME": true, "SCRIPT_FILENAME": true, "PATH_INFO": true,
-	"PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_PORT": true, "CONTENT_TYPE": true, "CONTENT_LENGTH": true,
-	"DOCUMENT_ROOT": true, "HTTPS": true,
-}
 
 // script is a request's script after the URL has been mapped and checked.
 type script struct {
@@ -61,13 +48,4 @@ func (m *Module) environ(r *http.Request, s *script, contentLength int64) []stri
 	}
 	gateway.RequestVars(r, gateway.Options{Software: m.software, PassAuth: m.PassAuth}, set)
 	return env
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
