@@ -234,7 +234,7 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 // returns the 404 for a path that is rejected, hidden, or below the
 // single file a file server serves.
 func (s *FileServer) check(r *http.Request, urlPath string) (string, error) {
-	if hasEncodedSlash(r.URL.EscapedPath()) {
+	if HasEncodedSlash(r.URL.EscapedPath()) {
 		return "", registry.Errorf(http.StatusNotFound, "static: encoded slash in %q", r.URL.EscapedPath())
 	}
 	rel, ok := CleanPath(urlPath)

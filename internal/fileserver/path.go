@@ -75,9 +75,11 @@ func Hidden(rel string) bool {
 	return strings.Contains(rel, "/.")
 }
 
-// hasEncodedSlash reports whether an escaped URL path holds %2F or %5C in
-// either case: a slash or backslash that must not split or join segments.
-func hasEncodedSlash(escaped string) bool {
+// HasEncodedSlash reports whether an escaped URL path (r.URL.EscapedPath)
+// holds %2F or %5C in either case: a slash or backslash that must not
+// split or join segments once decoded. Servers of files refuse such
+// paths rather than guess.
+func HasEncodedSlash(escaped string) bool {
 	for i := 0; i+2 < len(escaped); i++ {
 		if escaped[i] != '%' {
 			continue

@@ -102,8 +102,8 @@ func TestHasEncodedSlash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := hasEncodedSlash(tt.in); got != tt.want {
-				t.Errorf("hasEncodedSlash(%q) = %v; want %v", tt.in, got, tt.want)
+			if got := HasEncodedSlash(tt.in); got != tt.want {
+				t.Errorf("HasEncodedSlash(%q) = %v; want %v", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/internal/gateway"
 	"httpd/registry"
 )
 
@@ -36,6 +39,9 @@ const (
 	// may follow.
 	MaxRedirects = 10
 )
+
+// envOptions name the entries of the env attribute in diagnostics.
+var envOptions = gateway.EnvOptions{Summary: "Invalid environment variable", Entry: "CGI variable", Entries: "variables"}
 
 func init() {
 	registry.Register(registry.Info{
@@ -131,18 +137,10 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 				fmt.Sprintf("%q is not a choice: write \"buffer\" (collect the body, then set CONTENT_LENGTH) or \"stream\" (stream it with no CONTENT_LENGTH).", chunked)))
 		}
 	}
-	m.Env, ds = registry.StringMap(c, "env", dc.Eval)
+	m.Env, ds = gateway.DecodeEnv(c, dc.Eval, envOptions)
 	diags = append(diags, ds...)
 	if a, ok := c.Attributes["env"]; ok {
 		m.EnvRange = a.Expr.Range()
-		for _, name := range sortedKeys(m.Env) {
-			if why := checkEnvName(name); why != "" {
-				diags = append(diags, registry.AttrError(a, "Invalid environment variable", fmt.Sprintf("%q: %s.", name, why)))
-			}
-			if strings.ContainsRune(m.Env[name], 0) {
-				diags = append(diags, registry.AttrError(a, "Invalid environment variable", fmt.Sprintf("the value of %q holds a NUL byte.", name)))
-			}
-		}
 	}
 	return diags
 }
@@ -194,21 +192,6 @@ func (m *Module) decodeTarget(c *hcl.BodyContent, dc *registry.DecodeContext) hc
 		})
 	}
 	return diags
-}
-
-// checkEnvName says why name cannot be set from the env attribute, or "".
-func checkEnvName(name string) string {
-	switch {
-	case name == "":
-		return "a name cannot be empty"
-	case strings.ContainsAny(name, "=\x00"):
-		return "a name cannot hold '=' or NUL"
-	case strings.HasPrefix(name, "HTTP_"):
-		return "HTTP_* variables carry the request's headers and are set per request"
-	case perRequestVars[name]:
-		return "the server sets this CGI variable for every request"
-	}
-	return ""
 }
 
 // Validate checks that path is an existing folder, or program an
@@ -303,7 +286,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		path = "/usr/local/bin:/usr/bin:/bin"
 	}
 	m.baseEnv = []string{"PATH=" + path}
-	for _, k := range sortedKeys(m.Env) {
+	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		if k == "PATH" {
 			m.baseEnv[0] = "PATH=" + m.Env[k]
 			continue

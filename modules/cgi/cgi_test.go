@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/gateway"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -196,7 +197,7 @@ func TestEnvironment(t *testing.T) {
 	// Nothing but PATH, the block's env and CGI variables.
 	for k := range env {
 		switch {
-		case strings.HasPrefix(k, "HTTP_"), perRequestVars[k], strings.HasPrefix(k, "("),
+		case strings.HasPrefix(k, "HTTP_"), gateway.PerRequestVar(k), strings.HasPrefix(k, "("),
 			k == "PATH", k == "EXTRA", k == "OUT", k == childEnv:
 		default:
 			t.Errorf("unexpected variable %s=%s", k, env[k])

@@ -59,10 +59,12 @@
 //
 // stdin is fed from its own goroutine, so a script may answer before it
 // has read its input (full duplex; HTTP/1 connections are switched to
-// full duplex for it). stdout is parsed for the CGI header block and then
-// copied to the client read by read; the response is flushed whenever the
-// pipe is empty, so a script that writes a line at a time is seen a line
-// at a time, and a burst of output goes out in as few writes as possible.
+// full duplex for it). stdout is parsed for the CGI header block by
+// package gateway, which the FastCGI module shares (a script may also
+// write an NPH status line and continuation lines), and then copied to
+// the client read by read; the response is flushed whenever the pipe is
+// empty, so a script that writes a line at a time is seen a line at a
+// time, and a burst of output goes out in as few writes as possible.
 // stderr goes to the error log a line at a time, tagged with the script
 // and the request.
 package cgi

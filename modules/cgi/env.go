@@ -2,23 +2,10 @@ package cgi
 
 import (
 	"net/http"
-	"sort"
 	"strconv"
 
 	"httpd/internal/gateway"
 )
-
-// perRequestVars are the variables the server sets for every request; the
-// env attribute cannot set them.
-var perRequestVars = map[string]bool{
-	"GATEWAY_INTERFACE": true, "SERVER_SOFTWARE": true, "SERVER_NAME": true,
-	"SERVER_ADDR": true, "SERVER_PORT": true, "SERVER_PROTOCOL": true,
-	"REQUEST_METHOD": true, "REQUEST_URI": true, "REQUEST_SCHEME": true,
-	"SCRIPT_NAME": true, "SCRIPT_FILENAME": true, "PATH_INFO": true,
-	"PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_PORT": true, "CONTENT_TYPE": true, "CONTENT_LENGTH": true,
-	"DOCUMENT_ROOT": true, "HTTPS": true,
-}
 
 // script is a request's script after the URL has been mapped and checked.
 type script struct {
@@ -28,17 +15,6 @@ type script struct {
 	Filename string // SCRIPT_FILENAME: Path joined with Name
 	Exe      string // the file to execute: Filename with symlinks resolved
 }
-
-// redirectState travels in the context of an internally redirected
-// request.
-type redirectState struct {
-	depth    int
-	url      string // the path of the request that redirected
-	query    string
-	hadQuery bool
-}
-
-type redirectKey struct{}
 
 // environ builds the script's environment: PATH and the env attribute,
 // the variables particular to CGI, then the request's meta-variables and
@@ -63,22 +39,13 @@ func (m *Module) environ(r *http.Request, s *script, contentLength int64) []stri
 	if contentLength >= 0 {
 		set("CONTENT_LENGTH", strconv.FormatInt(contentLength, 10))
 	}
-	if rs, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
+	if rd := gateway.RedirectOf(r); rd != nil {
 		set("REDIRECT_STATUS", "200")
-		set("REDIRECT_URL", rs.url)
-		if rs.hadQuery {
-			set("REDIRECT_QUERY_STRING", rs.query)
+		set("REDIRECT_URL", rd.URL)
+		if rd.HadQuery {
+			set("REDIRECT_QUERY_STRING", rd.Query)
 		}
 	}
 	gateway.RequestVars(r, gateway.Options{Software: m.software, PassAuth: m.PassAuth}, set)
 	return env
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

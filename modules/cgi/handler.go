@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -55,16 +53,16 @@ func (h *handler) ServeMount(w http.ResponseWriter, r *http.Request, mt registry
 	if err != nil {
 		return err
 	}
-	if hdr.Status == 0 && isLocal(hdr.Location) {
+	if hdr.LocalRedirect() {
 		return ex.redirect(hdr.Location)
 	}
-	ex.writeHeader(hdr)
+	hdr.WriteHeader(ex.w)
 	return ex.streamBody()
 }
 
 // exchange is one request's run of a script: ServeMount takes it through
 // its steps in order (prepareBody, start, feedStdin, readHeader, then
-// redirect or writeHeader and streamBody), and close undoes whatever was
+// redirect or the header's WriteHeader and streamBody), and close undoes whatever was
 // done. It is used by the request's goroutine and, for the fields marked
 // so, by the goroutine that feeds stdin.
 type exchange struct {
@@ -182,15 +180,19 @@ func (ex *exchange) feedStdin() {
 	}()
 }
 
+// responseOptions are what a script may write beyond the strict header
+// block: an NPH status line and continuation lines.
+var responseOptions = gateway.ResponseOptions{StatusLine: true, Folding: true}
+
 // readHeader reads the script's CGI header block. Output that is not one
 // stops the script and is a 502.
-func (ex *exchange) readHeader() (*cgiHeader, error) {
-	hdr, err := parseHeaders(ex.br, MaxHeaderBytes)
+func (ex *exchange) readHeader() (*gateway.ResponseHeader, error) {
+	hdr, err := gateway.ReadResponseHeader(ex.br, MaxHeaderBytes, responseOptions)
 	if err != nil {
 		if ex.c.stopped() {
 			return nil, ex.stopped("before its headers")
 		}
-		ex.c.cancel(errBadOutput)
+		ex.c.cancel(gateway.ErrBadResponse)
 		return nil, registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: %w", ex.s.Filename, err))
 	}
 	return hdr, nil
@@ -206,25 +208,6 @@ func (ex *exchange) redirect(loc string) error {
 		return ex.stopped("before the end of its output")
 	}
 	return ex.m.redirect(ex.w, ex.r, ex.s, loc)
-}
-
-// writeHeader sends the response's status line and header.
-func (ex *exchange) writeHeader(hdr *cgiHeader) {
-	status := hdr.Status
-	if status == 0 {
-		status = http.StatusOK
-		if hdr.Location != "" {
-			status = http.StatusFound
-		}
-	}
-	wh := ex.w.Header()
-	for k, vs := range hdr.Header {
-		wh[k] = vs
-	}
-	if hdr.Location != "" {
-		wh.Set("Location", hdr.Location)
-	}
-	ex.w.WriteHeader(status)
 }
 
 // streamBody copies the rest of the script's output to the client.
@@ -436,42 +419,11 @@ func (e *errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// isLocal reports whether a Location is a local path (RFC 3875 §6.2.2)
-// rather than a URL or a network-path reference.
-func isLocal(loc string) bool {
-	return strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\")
-}
-
-// redirect re-enters the vhost with a GET for loc, keeping the original
-// headers but those of the body.
+// redirect re-enters the vhost with a GET for loc (see
+// gateway.InternalRedirect).
 func (m *Module) redirect(w http.ResponseWriter, r *http.Request, s *script, loc string) error {
-	rs := &redirectState{depth: 1, url: r.URL.Path, query: r.URL.RawQuery, hadQuery: r.URL.RawQuery != "" || r.URL.ForceQuery}
-	if prev, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
-		rs.depth = prev.depth + 1
+	if err := gateway.InternalRedirect(w, r, loc, MaxRedirects, m.dispatch); err != nil {
+		return fmt.Errorf("cgi %s: %w", s.Filename, err)
 	}
-	if rs.depth > MaxRedirects {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: more than %d internal redirects (the last to %q)", s.Filename, MaxRedirects, loc))
-	}
-	if m.dispatch == nil {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("cgi %s: internal redirect to %q: no dispatcher", s.Filename, loc))
-	}
-	u, err := url.ParseRequestURI(loc)
-	if err != nil {
-		return registry.Error(http.StatusBadGateway, fmt.Errorf("cgi %s: bad Location %q: %w", s.Filename, loc, err))
-	}
-	r2 := r.Clone(context.WithValue(r.Context(), redirectKey{}, rs))
-	r2.Method = http.MethodGet
-	r2.URL = u
-	r2.RequestURI = loc
-	r2.Body = http.NoBody
-	r2.GetBody = nil
-	r2.ContentLength = 0
-	r2.TransferEncoding = nil
-	r2.Trailer = nil
-	r2.Form, r2.PostForm, r2.MultipartForm = nil, nil, nil
-	for _, k := range []string{"Content-Length", "Content-Type", "Transfer-Encoding", "Content-Encoding", "Expect"} {
-		r2.Header.Del(k)
-	}
-	m.dispatch(w, r2)
 	return nil
 }

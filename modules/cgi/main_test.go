@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -171,13 +172,13 @@ func (f *fixture) start(configure func(*httptest.Server)) {
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var h registry.Handler
 	serve := func(rw http.ResponseWriter, r *http.Request) {
-		w := &trackingWriter{ResponseWriter: rw}
+		w := &gatewaytest.TrackingWriter{ResponseWriter: rw}
 		if err := h.ServeHTTP(w, r); err != nil {
 			f.mu.Lock()
 			f.errors = append(f.errors, err)
 			f.mu.Unlock()
 			logger.Error("request failed", "err", err)
-			if !w.wrote {
+			if !w.Wrote {
 				st := registry.StatusOf(err)
 				http.Error(w, http.StatusText(st), st)
 			}
@@ -336,22 +337,3 @@ func envLines(env map[string]string) string {
 	}
 	return b.String()
 }
-
-// trackingWriter notes whether the response has started, as the vhost
-// does, so that errors after that are only logged.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *trackingWriter) WriteHeader(code int) {
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *trackingWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,6 +2,7 @@ package cgi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -387,4 +388,10 @@ func (c *child) logStderr() {
 			return
 		}
 	}
+}
+
+// trimEOL removes the LF or CRLF that ends line.
+func trimEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
 }

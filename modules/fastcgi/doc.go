@@ -32,9 +32,11 @@
 // its own, read from the client as the responder takes it, so a big
 // upload never sits in memory and a responder may answer before it has
 // read it all (a body of unknown length is spooled first, since PHP reads
-// no more than CONTENT_LENGTH). STDOUT is parsed as a CGI response, as
-// script_alias does: Status, Location (a local path without Status is an
-// internal redirect, a URL a 302), other fields passed on; then copied to
+// no more than CONTENT_LENGTH). STDOUT is parsed as a CGI response by
+// package gateway, as script_alias's output is, except that a block
+// without Status, Content-Type or Location is a 200: Status, Location (a
+// local path without Status is an internal redirect, a URL a 302), other
+// fields passed on; then copied to
 // the client as it comes, flushed whenever no more has arrived, so a
 // script's flush() reaches the client at once. STDERR goes to the error
 // log a line at a time, tagged with the script and the request.

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"httpd/internal/gateway"
 	"httpd/modules/fastcgi/fcgi"
 	"httpd/registry"
 )
@@ -39,6 +40,12 @@ var (
 	// headerReaders read the CGI header blocks.
 	headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 )
+
+// responseOptions are what a responder may write beyond the strict CGI
+// header block, as nginx reads it: no Status, Content-Type or Location
+// (a 200 with the fields there are), an empty Location (ignored) and more
+// than one Content-Type.
+var responseOptions = gateway.ResponseOptions{Bare: true, EmptyLocation: true, RepeatedContentType: true}
 
 // aLongTimeAgo is a deadline in the past, to wake blocked I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -128,7 +135,7 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 		br.Reset(nil)
 		headerReaders.Put(br)
 	}()
-	hdr, err := parseHeader(br, MaxHeaderBytes)
+	hdr, err := gateway.ReadResponseHeader(br, MaxHeaderBytes, responseOptions)
 	if err != nil {
 		finish(false)
 		// Only a request without a body can go again: a body Read that
@@ -142,7 +149,7 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 		fresh = false
 	}
 
-	if hdr.Status == 0 && isLocal(hdr.Location) {
+	if hdr.LocalRedirect() {
 		// An internal redirect: the rest of the answer is discarded and
 		// the connection given back before the new request runs.
 		if _, err := io.Copy(io.Discard, br); err != nil {
@@ -153,21 +160,7 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 		return m.redirect(w, ex.r, ex.s, hdr.Location), false
 	}
 
-	status := hdr.Status
-	if status == 0 {
-		status = http.StatusOK
-		if hdr.Location != "" {
-			status = http.StatusFound
-		}
-	}
-	wh := w.Header()
-	for k, vs := range hdr.Header {
-		wh[k] = vs
-	}
-	if hdr.Location != "" {
-		wh.Set("Location", hdr.Location)
-	}
-	w.WriteHeader(status)
+	hdr.WriteHeader(w)
 
 	clientErr, respErr := ex.copyBody(br)
 	switch {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/internal/fileserver"
+	"httpd/internal/gateway"
 	"httpd/modules/fastcgi/fcgi"
 	"httpd/registry"
 )
@@ -158,18 +160,8 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	m.MaxIdleConns, ds = registry.Int(c, "max_idle_conns", dc.Eval, DefaultMaxIdleConns, 0, 1<<12)
 	diags = append(diags, ds...)
 
-	m.Env, ds = registry.StringMap(c, "env", dc.Eval)
+	m.Env, ds = gateway.DecodeEnv(c, dc.Eval, envOptions)
 	diags = append(diags, ds...)
-	if a, ok := c.Attributes["env"]; ok {
-		for _, name := range sortedKeys(m.Env) {
-			if why := checkEnvName(name); why != "" {
-				diags = append(diags, registry.AttrError(a, "Invalid FastCGI parameter", fmt.Sprintf("%q: %s.", name, why)))
-			}
-			if strings.ContainsRune(m.Env[name], 0) {
-				diags = append(diags, registry.AttrError(a, "Invalid FastCGI parameter", fmt.Sprintf("the value of %q holds a NUL byte.", name)))
-			}
-		}
-	}
 	return diags
 }
 
@@ -230,31 +222,14 @@ func (m *Module) checkFrontController() string {
 	return ""
 }
 
-// perRequestVars are the parameters the server sets for every request;
-// the env attribute cannot set them.
-var perRequestVars = map[string]bool{
-	"GATEWAY_INTERFACE": true, "SERVER_SOFTWARE": true, "SERVER_NAME": true,
-	"SERVER_ADDR": true, "SERVER_PORT": true, "SERVER_PROTOCOL": true,
-	"REQUEST_METHOD": true, "REQUEST_URI": true, "REQUEST_SCHEME": true,
-	"SCRIPT_NAME": true, "SCRIPT_FILENAME": true, "PATH_INFO": true,
-	"PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_PORT": true, "CONTENT_TYPE": true, "CONTENT_LENGTH": true,
-	"DOCUMENT_ROOT": true, "HTTPS": true, "REDIRECT_STATUS": true,
-}
-
-// checkEnvName says why name cannot be set from the env attribute, or "".
-func checkEnvName(name string) string {
-	switch {
-	case name == "":
-		return "a name cannot be empty"
-	case strings.ContainsAny(name, "=\x00"):
-		return "a name cannot hold '=' or NUL"
-	case strings.HasPrefix(name, "HTTP_"):
-		return "HTTP_* parameters carry the request's headers and are set per request"
-	case perRequestVars[name]:
-		return "the server sets this parameter for every request"
-	}
-	return ""
+// envOptions name the entries of the env attribute in diagnostics and
+// reserve REDIRECT_STATUS, which every request carries (PHP's
+// cgi.force_redirect wants it).
+var envOptions = gateway.EnvOptions{
+	Summary:  "Invalid FastCGI parameter",
+	Entry:    "parameter",
+	Entries:  "parameters",
+	Reserved: []string{"REDIRECT_STATUS"},
 }
 
 // Validate checks that the vhost has a document_root to find scripts
@@ -300,7 +275,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		return fmt.Errorf("fastcgi %s: %w", m.Prefix, err)
 	}
 	m.files = files
-	for _, k := range sortedKeys(m.Env) {
+	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		m.envPairs = fcgi.AppendPair(m.envPairs, k, m.Env[k])
 	}
 	m.pool = newPool(env.Shared, m.Network, m.Address, m.MaxIdleConns)
@@ -351,15 +326,6 @@ func (m *Module) Describe() string {
 		s += ", pass_auth"
 	}
 	return s + ")"
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // filename is the file of the URL path p under document_root.

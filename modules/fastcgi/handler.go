@@ -1,12 +1,10 @@
 package fastcgi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -136,43 +134,12 @@ func retryable(err error) bool {
 	return errors.Is(err, errClosedEarly) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// redirectState travels in the context of an internally redirected
-// request.
-type redirectState struct{ depth int }
-
-type redirectKey struct{}
-
-// redirect re-enters the vhost with a GET for loc (RFC 3875 §6.2.2),
-// keeping the original headers but those of the body.
+// redirect re-enters the vhost with a GET for loc (see
+// gateway.InternalRedirect).
 func (m *Module) redirect(w http.ResponseWriter, r *http.Request, s *script, loc string) error {
-	rs := &redirectState{depth: 1}
-	if prev, ok := r.Context().Value(redirectKey{}).(*redirectState); ok {
-		rs.depth = prev.depth + 1
+	if err := gateway.InternalRedirect(w, r, loc, MaxRedirects, m.dispatch); err != nil {
+		return fmt.Errorf("fastcgi %s: %w", s.filename, err)
 	}
-	if rs.depth > MaxRedirects {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("fastcgi %s: more than %d internal redirects (the last to %q)", s.filename, MaxRedirects, loc))
-	}
-	if m.dispatch == nil {
-		return registry.Error(http.StatusInternalServerError, fmt.Errorf("fastcgi %s: internal redirect to %q: no dispatcher", s.filename, loc))
-	}
-	u, err := url.ParseRequestURI(loc)
-	if err != nil {
-		return registry.Error(http.StatusBadGateway, fmt.Errorf("fastcgi %s: bad Location %q: %w", s.filename, loc, err))
-	}
-	r2 := r.Clone(context.WithValue(r.Context(), redirectKey{}, rs))
-	r2.Method = http.MethodGet
-	r2.URL = u
-	r2.RequestURI = loc
-	r2.Body = http.NoBody
-	r2.GetBody = nil
-	r2.ContentLength = 0
-	r2.TransferEncoding = nil
-	r2.Trailer = nil
-	r2.Form, r2.PostForm, r2.MultipartForm = nil, nil, nil
-	for _, k := range []string{"Content-Length", "Content-Type", "Transfer-Encoding", "Content-Encoding", "Expect"} {
-		r2.Header.Del(k)
-	}
-	m.dispatch(w, r2)
 	return nil
 }
 

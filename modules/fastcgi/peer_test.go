@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	wire "httpd/modules/fastcgi/fcgi"
 	"httpd/registry"
@@ -230,7 +231,7 @@ func newFixturePrefix(t *testing.T, root, prefix, body string) *fixture {
 // dispatch serves r as a vhost does: an error before the response began
 // becomes its status, one after cuts the connection.
 func (f *fixture) dispatch(w http.ResponseWriter, r *http.Request) {
-	tw := &trackingWriter{ResponseWriter: w}
+	tw := &gatewaytest.TrackingWriter{ResponseWriter: w}
 	err := f.h.ServeHTTP(tw, r)
 	if err == nil {
 		return
@@ -239,7 +240,7 @@ func (f *fixture) dispatch(w http.ResponseWriter, r *http.Request) {
 	f.lastErr = err
 	f.mu.Unlock()
 	f.log.Write([]byte("request failed: " + err.Error() + "\n"))
-	if tw.wrote {
+	if tw.Wrote {
 		panic(http.ErrAbortHandler)
 	}
 	w.WriteHeader(registry.StatusOf(err))
@@ -251,24 +252,6 @@ func (f *fixture) lastError() error {
 	defer f.mu.Unlock()
 	return f.lastErr
 }
-
-// trackingWriter records whether the response has begun.
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *trackingWriter) WriteHeader(code int) {
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *trackingWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // write creates a file under the fixture's root.
 func writeFile(t *testing.T, root, rel, content string) {

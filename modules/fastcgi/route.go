@@ -80,7 +80,7 @@ func (m *Module) route(urlPath, escaped string) (route, error) {
 	notFound := func(why string) error {
 		return registry.Error(http.StatusNotFound, fmt.Errorf("fastcgi %s: %q: %s", m.Prefix, urlPath, why))
 	}
-	if hasEncodedSlash(escaped) {
+	if fileserver.HasEncodedSlash(escaped) {
 		return route{}, notFound("encoded slash or backslash in the URL")
 	}
 	rel, ok := fileserver.CleanPath(urlPath)
@@ -146,20 +146,4 @@ func (m *Module) front(urlPath, why string) (route, error) {
 func (m *Module) isScript(p string) bool {
 	fi, err := m.root.Stat(strings.TrimPrefix(p, "/"))
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// hasEncodedSlash reports whether an escaped URL path holds %2F or %5C in
-// either case: a slash or backslash that must not split or join segments.
-func hasEncodedSlash(escaped string) bool {
-	for i := 0; i+2 < len(escaped); i++ {
-		if escaped[i] != '%' {
-			continue
-		}
-		switch {
-		case escaped[i+1] == '2' && (escaped[i+2] == 'f' || escaped[i+2] == 'F'),
-			escaped[i+1] == '5' && (escaped[i+2] == 'c' || escaped[i+2] == 'C'):
-			return true
-		}
-	}
-	return false
 }

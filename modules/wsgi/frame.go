@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"httpd/internal/gateway"
 )
 
 // Frame types. Every frame is a 1-byte type, a 4-byte big-endian payload
@@ -130,10 +132,10 @@ func parseHeaders(p []byte) (response, error) {
 	r.header = make([][2]string, 0, (len(fields)-1)/2)
 	for i := 1; i < len(fields); i += 2 {
 		name, value := fields[i], fields[i+1]
-		if !validName(name) {
+		if !gateway.ValidFieldName(name) {
 			return r, fmt.Errorf("wsgi: invalid header name %q", name)
 		}
-		if !validValue(value) {
+		if !gateway.ValidFieldValue(value) {
 			return r, fmt.Errorf("wsgi: invalid value for header %q", name)
 		}
 		r.header = append(r.header, [2]string{latin1(name), latin1(value)})
@@ -158,35 +160,6 @@ func latin1(b []byte) string {
 		r[i] = rune(c)
 	}
 	return string(r)
-}
-
-func validName(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !isTokenChar(c) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return c < 0x80 && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
-}
-
-func validValue(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // fileOffer is a decoded frameFile payload.

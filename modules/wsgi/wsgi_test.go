@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -39,25 +40,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-// trackWriter records whether the response has started, like the vhost's
-// writer does.
-type trackWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *trackWriter) WriteHeader(code int) {
-	w.wrote = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *trackWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *trackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type testApp struct {
 	t      *testing.T
@@ -108,11 +90,11 @@ func newApp(t *testing.T, script string, opt appOptions) *testApp {
 	h := testutil.Mounted(m.Prefix, m.Wrap(next), next)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<20)
-		tw := &trackWriter{ResponseWriter: w}
+		tw := &gatewaytest.TrackingWriter{ResponseWriter: w}
 		if err := h.ServeHTTP(tw, r); err != nil {
 			st := registry.StatusOf(err)
 			fmt.Fprintf(logs, "handler error: status=%d err=%v\n", st, err)
-			if !tw.wrote {
+			if !tw.Wrote {
 				http.Error(w, http.StatusText(st), st)
 			}
 		}
