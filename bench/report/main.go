@@ -1,14 +1,20 @@
 // Command report turns the benchmark's results.tsv into Markdown tables:
-// per scenario the median, min and max of each server over the rounds,
-// the spread and the ratio httpd/peer, then the targets.
+// first one row per scenario with the ratios httpd/peer (h2o and nginx
+// first), then per scenario the median, min and max of each server over
+// the rounds, the spread, the ratio and the notes, then the issue's
+// targets.
 //
 // Each line of the input is
 //
-//	scenario <TAB> server <TAB> round <TAB> value <TAB> unit <TAB> description
+//	scenario <TAB> server <TAB> round <TAB> value <TAB> unit [<TAB> description [<TAB> notes]]
 //
 // where units "MiB" (memory) and "ms" (latency) mean lower is better and
-// anything else (req/s, MB/s) higher is better. A value of "-" is a
-// failed run.
+// anything else (req/s, conn/s, MiB/s) higher is better. A value of "-"
+// is a failed run, "n/a" a scenario the server cannot do. Notes are
+// separated by ";" and shown once per server. A note that starts with "!"
+// is a warning about the run (say "!NOT RESUMED: 2.0% resumed", or
+// "!client-bound"): it is shown in bold, and the server's ratios are
+// marked † so that no figure resting on it passes unnoticed.
 package main
 
 import (
@@ -25,7 +31,13 @@ import (
 type cell struct {
 	vals   []float64
 	failed int
+	na     bool     // the server cannot do this scenario
+	notes  []string // distinct, in order of appearance
+	warned bool     // some note is a warning ("!")
 }
+
+// doubtful reports whether some round of c failed or carries a warning.
+func (c *cell) doubtful() bool { return c.failed > 0 || c.warned }
 
 type scenario struct {
 	name, unit, desc string
@@ -33,21 +45,26 @@ type scenario struct {
 	cells            map[string]*cell
 }
 
-// target is a ratio httpd/peer to reach, or with peer "" an absolute
-// bound on httpd's own value.
+// target is a ratio httpd/peer to reach (at least want, or with atMost
+// at most want), or with peer "" an absolute bound on httpd's own value.
 type target struct {
 	scenario, peer string
 	want           float64
+	atMost         bool
 }
 
 var targets = []target{
-	{"1k-50", "nginx", 1.0}, {"1k-50", "caddy", 3.0},
-	{"1k-256", "nginx", 1.0}, {"1k-256", "caddy", 3.0},
-	{"10m", "nginx", 1.0},
-	{"404", "nginx", 1.0},
-	{"h2", "caddy", 1.0}, {"h2", "nginx", 0.8},
-	{"idle", "", 50},
+	{"1k-50", "nginx", 1.0, false}, {"1k-50", "caddy", 3.0, false},
+	{"1k-256", "nginx", 1.0, false}, {"1k-256", "caddy", 3.0, false},
+	{"10m", "nginx", 1.0, false},
+	{"404", "nginx", 1.0, false},
+	{"h2", "caddy", 1.0, false}, {"h2", "nginx", 0.8, false},
+	{"idle", "", 50, false},
+	{"idle-tls", "nginx", 1.5, true},
 }
+
+// firstPeers lead the ratio table: h2o is the bar, nginx the usual pick.
+var firstPeers = []string{"h2o", "nginx"}
 
 func main() {
 	base := flag.String("base", "httpd", "the server the ratios are for")
@@ -98,6 +115,22 @@ func read(in io.Reader) ([]*scenario, error) {
 			s.cells[f[1]] = c
 			s.servers = append(s.servers, f[1])
 		}
+		if len(f) > 6 {
+			for _, n := range strings.Split(f[6], ";") {
+				n = strings.TrimSpace(n)
+				if w, ok := strings.CutPrefix(n, "!"); ok {
+					c.warned = true
+					n = "**" + strings.TrimSpace(w) + "**"
+				}
+				if n != "" && n != "****" && !slices.Contains(c.notes, n) {
+					c.notes = append(c.notes, n)
+				}
+			}
+		}
+		if f[3] == "n/a" {
+			c.na = true
+			continue
+		}
 		v, err := strconv.ParseFloat(f[3], 64)
 		if err != nil {
 			c.failed++
@@ -130,20 +163,111 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
+func lowerIsBetter(unit string) bool { return unit == "MiB" || unit == "ms" }
+
+// writeRatios writes one row per scenario: the base's median and the
+// ratio base/peer for every peer, h2o and nginx first. A ratio marked †
+// rests on rounds of which some failed or carry a warning.
+func writeRatios(w io.Writer, scs []*scenario, base string) {
+	var peers []string
+	for _, p := range firstPeers {
+		for _, s := range scs {
+			if _, ok := s.cells[p]; ok && p != base {
+				peers = append(peers, p)
+				break
+			}
+		}
+	}
+	for _, s := range scs {
+		for _, p := range s.servers {
+			if p != base && !slices.Contains(peers, p) {
+				peers = append(peers, p)
+			}
+		}
+	}
+	fmt.Fprintf(w, "### Ratios %s/peer\n\n| scenario | unit | %s |", base, base)
+	for _, p := range peers {
+		fmt.Fprintf(w, " %s/%s |", base, p)
+	}
+	fmt.Fprintf(w, "\n|---|---|---:|%s\n", strings.Repeat("---:|", len(peers)))
+	dagger := false
+	for _, s := range scs {
+		unit := s.unit
+		if lowerIsBetter(unit) {
+			unit += ", lower is better"
+		}
+		bc := s.cells[base]
+		bm := 0.0
+		bs := "failed"
+		switch {
+		case bc == nil:
+			bs = ""
+		case bc.na:
+			bs = "n/a"
+		case len(bc.vals) > 0:
+			bm = median(bc.vals)
+			bs = num(bm)
+		}
+		if bc != nil && bc.doubtful() && bs != "" {
+			bs += " †"
+			dagger = true
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |", s.name, unit, bs)
+		for _, p := range peers {
+			c := s.cells[p]
+			r := ""
+			switch {
+			case c == nil:
+			case c.na:
+				r = "n/a"
+			case len(c.vals) == 0:
+				r = "failed"
+			case bm > 0:
+				r = fmt.Sprintf("%.2f×", bm/median(c.vals))
+			}
+			if c != nil && c.doubtful() && !c.na {
+				r += " †"
+				dagger = true
+			}
+			fmt.Fprintf(w, " %s |", r)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	if dagger {
+		fmt.Fprintf(w, "† some rounds failed or carry a warning: see the scenario's table.\n\n")
+	}
+}
+
 func write(w io.Writer, scs []*scenario, base string) {
+	writeRatios(w, scs, base)
 	med := map[[2]string]float64{}
 	for _, s := range scs {
 		title := s.name
 		if s.desc != "" {
 			title += ": " + s.desc
 		}
-		lower := s.unit == "MiB" || s.unit == "ms"
 		better := "higher is better"
-		if lower {
+		if lowerIsBetter(s.unit) {
 			better = "lower is better"
 		}
+		hasNotes := false
+		for _, c := range s.cells {
+			hasNotes = hasNotes || len(c.notes) > 0
+		}
+		// notes is the last column, there only when some server has one.
+		notes := func(c *cell) string {
+			if !hasNotes {
+				return ""
+			}
+			return " " + strings.Join(c.notes, "; ") + " |"
+		}
 		fmt.Fprintf(w, "### %s (%s, %s)\n\n", title, s.unit, better)
-		fmt.Fprintf(w, "| server | median | min | max | spread | rounds | %s/server |\n|---|---:|---:|---:|---:|---:|---:|\n", base)
+		if hasNotes {
+			fmt.Fprintf(w, "| server | median | min | max | spread | rounds | %s/server | notes |\n|---|---:|---:|---:|---:|---:|---:|---|\n", base)
+		} else {
+			fmt.Fprintf(w, "| server | median | min | max | spread | rounds | %s/server |\n|---|---:|---:|---:|---:|---:|---:|\n", base)
+		}
 		servers := slices.Clone(s.servers)
 		slices.SortStableFunc(servers, func(a, b string) int {
 			switch {
@@ -161,8 +285,12 @@ func write(w io.Writer, scs []*scenario, base string) {
 		}
 		for _, name := range servers {
 			c := s.cells[name]
+			if c.na {
+				fmt.Fprintf(w, "| %s | n/a | | | | | |%s\n", name, notes(c))
+				continue
+			}
 			if len(c.vals) == 0 {
-				fmt.Fprintf(w, "| %s | failed | | | | 0/%d | |\n", name, c.failed)
+				fmt.Fprintf(w, "| %s | failed | | | | 0/%d | |%s\n", name, c.failed, notes(c))
 				continue
 			}
 			m := median(c.vals)
@@ -180,7 +308,7 @@ func write(w io.Writer, scs []*scenario, base string) {
 			if c.failed > 0 {
 				rounds = fmt.Sprintf("%d/%d", len(c.vals), len(c.vals)+c.failed)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, num(m), num(lo), num(hi), spread, rounds, ratio)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |%s\n", name, num(m), num(lo), num(hi), spread, rounds, ratio, notes(c))
 		}
 		fmt.Fprintln(w)
 	}
@@ -200,6 +328,10 @@ func write(w io.Writer, scs []*scenario, base string) {
 			continue
 		}
 		r := bm / pm
+		if t.atMost {
+			fmt.Fprintf(w, "| %s | ≤ %.1f× %s | %.2f× | %s |\n", t.scenario, t.want, t.peer, r, yes(r <= t.want))
+			continue
+		}
 		fmt.Fprintf(w, "| %s | ≥ %.1f× %s | %.2f× | %s |\n", t.scenario, t.want, t.peer, r, yes(r >= t.want))
 	}
 	fmt.Fprintln(w)

@@ -46,3 +46,47 @@ func TestReadRejectsShortLines(t *testing.T) {
 		t.Fatal("no error for a line of 4 fields")
 	}
 }
+
+// TestWriteRatios: the ratio table leads with h2o and nginx whatever the
+// order of the input, says n/a for a scenario a peer cannot do, and marks
+// with † a ratio that rests on a failed or warned round.
+func TestWriteRatios(t *testing.T) {
+	tsv := strings.Join([]string{
+		"h2c\thttpd\t1\t100\treq/s\th2c",
+		"h2c\tcaddy\t1\t50\treq/s\th2c",
+		"h2c\tgofs\t1\tn/a\treq/s\th2c\tno h2c",
+		"h2c\tnginx\t1\t200\treq/s\th2c",
+		"h2c\th2o\t1\t400\treq/s\th2c",
+		"tls-resume-13\thttpd\t1\t90\tconn/s\tresume\tresumed 99.0%",
+		"tls-resume-13\th2o\t1\t-\tconn/s\tresume\t!NOT RESUMED: 0.0% resumed",
+		"tls-resume-13\tnginx\t1\t100\tconn/s\tresume\tresumed 98.0%;!client-bound",
+		"idle-tls\thttpd\t1\t120\tMiB\tidle",
+		"idle-tls\tnginx\t1\t100\tMiB\tidle",
+	}, "\n")
+	scs, err := read(strings.NewReader(tsv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	write(&b, scs, "httpd")
+	out := b.String()
+	for _, want := range []string{
+		"| scenario | unit | httpd | httpd/h2o | httpd/nginx | httpd/caddy | httpd/gofs |",
+		"| h2c | req/s | 100 | 0.25× | 0.50× | 2.00× | n/a |",
+		"| tls-resume-13 | conn/s | 90.0 | failed † | 0.90× † |  |  |",
+		"| idle-tls | MiB, lower is better | 120 |  | 1.20× |  |  |",
+		"| gofs | n/a | | | | | | no h2c |",
+		"| h2o | failed | | | | 0/1 | | **NOT RESUMED: 0.0% resumed** |",
+		"| nginx | 100 | 100 | 100 | ±0% | 1 | 0.90× | resumed 98.0%; **client-bound** |",
+		"| idle-tls | ≤ 1.5× nginx | 1.20× | yes |",
+		"† some rounds failed or carry a warning",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// A scenario without notes keeps the table without a notes column.
+	if !strings.Contains(out, "| httpd | 120 | 120 | 120 | ±0% | 1 |  |\n") {
+		t.Errorf("idle-tls table has a notes column:\n%s", out)
+	}
+}
