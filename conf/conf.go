@@ -58,6 +58,11 @@ type ServerTLS struct {
 	// TicketRotation is how often a new ticket key is made; each key
 	// keeps decrypting for a few rotations more.
 	TicketRotation time.Duration
+	// PostQuantum offers the hybrid key exchange X25519MLKEM768, which
+	// clients that offer it get. Off, handshakes use X25519 (or P-256,
+	// P-384) only: cheaper, but not safe from a later quantum computer.
+	// It is read when a listener opens.
+	PostQuantum bool
 }
 
 // DefaultTicketRotation is server.tls.ticket_rotation's default.
@@ -301,7 +306,7 @@ var serverSchema = &hcl.BodySchema{
 }
 
 var serverTLSSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "session_tickets"}, {Name: "ticket_rotation"}},
+	Attributes: []hcl.AttributeSchema{{Name: "session_tickets"}, {Name: "ticket_rotation"}, {Name: "post_quantum"}},
 }
 
 var limitsSchema = &hcl.BodySchema{
@@ -324,7 +329,7 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 		MaxHeaderBytes:    64 << 10,
 		MaxBodyBytes:      100 << 20,
 	}
-	s.TLS = ServerTLS{SessionTickets: true, TicketRotation: DefaultTicketRotation}
+	s.TLS = ServerTLS{SessionTickets: true, TicketRotation: DefaultTicketRotation, PostQuantum: true}
 	if b == nil {
 		return nil
 	}
@@ -399,6 +404,8 @@ func (d *decoder) decodeServerTLS(b *hcl.Block) hcl.Diagnostics {
 	c, diags := b.Body.Content(serverTLSSchema)
 	var ds hcl.Diagnostics
 	t.SessionTickets, ds = registry.Bool(c, "session_tickets", d.ectx, t.SessionTickets)
+	diags = append(diags, ds...)
+	t.PostQuantum, ds = registry.Bool(c, "post_quantum", d.ectx, t.PostQuantum)
 	diags = append(diags, ds...)
 	t.TicketRotation, ds = registry.Duration(c, "ticket_rotation", d.ectx, t.TicketRotation)
 	diags = append(diags, ds...)

@@ -48,7 +48,7 @@ func TestConfDefaults(t *testing.T) {
 	if s.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", s.Limits, want)
 	}
-	if s.TLS != (conf.ServerTLS{SessionTickets: true, TicketRotation: 12 * time.Hour}) {
+	if s.TLS != (conf.ServerTLS{SessionTickets: true, TicketRotation: 12 * time.Hour, PostQuantum: true}) {
 		t.Errorf("TLS = %+v, want session tickets on, rotated every 12h", s.TLS)
 	}
 	if l := cfg.Log; l != (conf.Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info"}) {
@@ -95,6 +95,7 @@ server {
   tls {
     session_tickets = false
     ticket_rotation = "1h"
+    post_quantum    = false
   }
 }
 log {
@@ -124,7 +125,7 @@ vhost "a.test" {
 	if s.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", s.Limits, want)
 	}
-	if s.TLS != (conf.ServerTLS{SessionTickets: false, TicketRotation: time.Hour}) {
+	if s.TLS != (conf.ServerTLS{SessionTickets: false, TicketRotation: time.Hour, PostQuantum: false}) {
 		t.Errorf("TLS = %+v", s.TLS)
 	}
 	if l := cfg.Log; l.Access != filepath.Join(root, "logs/access.log") || l.Error != "/var/log/httpd-error.log" || l.Format != "common" || l.Level != "warn" {

@@ -411,6 +411,8 @@ type listener struct {
 	// conf.EngineNative.
 	h2engine string
 	h2       *h2.Server
+	// postQuantum is server.tls.post_quantum when the listener opened.
+	postQuantum bool
 }
 
 // engineFor is the engine that serves a listener: the configured one for
@@ -436,6 +438,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 	}
 	lim := cs.Limits
 	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: engineFor(useTLS, h2c, cs.HTTP1Engine), h2engine: cs.HTTP2Engine}
+	l.postQuantum = cs.TLS.PostQuantum
 	if l.engine == conf.EngineNative {
 		l.ln = ln
 		l.srv = &h1.Server{

@@ -111,14 +111,6 @@ func (t *ticketKeys) register(cfg *tls.Config, src certs.TicketKeySource) {
 	t.followLocked(cfg)
 }
 
-// follow keeps the keys rotated on cfg, a copy of a registered config,
-// unless tickets are off on it.
-func (t *ticketKeys) follow(cfg *tls.Config) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.followLocked(cfg)
-}
-
 func (t *ticketKeys) followLocked(cfg *tls.Config) {
 	if cfg.SessionTicketsDisabled {
 		return

@@ -179,12 +179,13 @@ func (m *certManager) httpChallenge(w http.ResponseWriter, r *http.Request) bool
 
 // tlsConfig is the TLS setup of a listener: TLS 1.2 and 1.3 (ECDHE and
 // AEAD suites only in 1.2), HTTP/2 and HTTP/1.1 by ALPN, the certificate
-// picked by SNI, X25519 preferred over the post-quantum hybrid (see
-// preferClassic), and session tickets (unless server.tls turns them off)
-// whose keys the server holds and rotates on this config: a Clone of it
-// does not follow the rotations. It also offers the ALPN protocol of
-// ACME's TLS-ALPN-01 challenge, which only an ACME server asks for. Each
-// call returns a new config; set its fields before the first handshake.
+// picked by SNI, the post-quantum hybrid key exchange for the clients
+// that offer it unless server.tls.post_quantum is off (see classicCurves),
+// and session tickets (unless server.tls turns them off) whose keys the
+// server holds and rotates on this config: a Clone of it does not follow
+// the rotations. It also offers the ALPN protocol of ACME's TLS-ALPN-01
+// challenge, which only an ACME server asks for. Each call returns a new
+// config; set its fields before the first handshake.
 func (l *listener) tlsConfig() *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
@@ -192,25 +193,10 @@ func (l *listener) tlsConfig() *tls.Config {
 		NextProtos:     []string{"h2", "http/1.1", certs.ALPNProto},
 		GetCertificate: l.getCertificate,
 	}
-	l.s.tickets.register(cfg, l.s.TicketKeys)
-	var (
-		once    sync.Once
-		classic *tls.Config
-	)
-	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		if !preferClassic(hello) {
-			return nil, nil
-		}
-		once.Do(func() {
-			// Copied at the first handshake, so it has whatever the
-			// listener set on cfg after tlsConfig returned.
-			classic = cfg.Clone()
-			classic.GetConfigForClient = nil
-			classic.CurvePreferences = classicCurves
-			l.s.tickets.follow(classic)
-		})
-		return classic, nil
+	if !l.postQuantum {
+		cfg.CurvePreferences = classicCurves
 	}
+	l.s.tickets.register(cfg, l.s.TicketKeys)
 	return cfg
 }
 
@@ -228,25 +214,18 @@ var tls12Suites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// classicCurves are the key exchanges of a handshake with a client that
-// can do X25519: the classical groups only.
+// classicCurves are the key exchanges with server.tls.post_quantum off:
+// the classical groups only. crypto/tls takes the hybrid X25519MLKEM768
+// whenever a client offers it and the config allows it, whatever the
+// order. Measured here (BenchmarkHandshake, the server's share of a TLS
+// 1.3 handshake with an ECDSA P-256 certificate, 2 shared cores): X25519
+// key exchange 145 µs, X25519MLKEM768 265-300 µs; a whole server
+// handshake 250 µs with X25519 and 350-440 µs with the hybrid (+40 to
+// 75 %), plus 1184 bytes more in the ClientHello and 1088 in the
+// ServerHello. The hybrid stays on by default, as in browsers and Caddy:
+// traffic recorded today cannot be read by a quantum computer later. A
+// server bound by handshake CPU may turn it off.
 var classicCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384}
-
-// preferClassic reports whether the handshake should use X25519 rather
-// than the post-quantum hybrid X25519MLKEM768, which crypto/tls takes
-// whenever a client offers it, whatever the config's order. Measured
-// here (BenchmarkHandshake, the server's share of a TLS 1.3 handshake
-// with an ECDSA P-256 certificate, 2 shared cores): X25519 key exchange
-// 145 µs, X25519MLKEM768 265-300 µs; a whole server handshake 250 µs with
-// X25519 and 350-440 µs with the hybrid (+40 to 75 %), plus 1184 bytes
-// more in the ClientHello and 1088 in the ServerHello. That is not cheap,
-// so X25519 is preferred: every client that lists it gets it (browsers,
-// curl and Go send an X25519 key share next to the hybrid one, so there
-// is no HelloRetryRequest), and the hybrid stays offered to clients that
-// can do nothing else. A choice to revisit as ML-KEM gets faster.
-func preferClassic(hello *tls.ClientHelloInfo) bool {
-	return slices.Contains(hello.SupportedCurves, tls.X25519)
-}
 
 // loadCert prepares the certificate source of a TLS vhost. Files are read
 // now, so each generation (each reload) reads them again; ACME and local

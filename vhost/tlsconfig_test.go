@@ -3,6 +3,7 @@ package vhost_test
 import (
 	"crypto/tls"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,10 +21,10 @@ func TestTLSHandshakeParameters(t *testing.T) {
 		fail   bool
 		check  func(t *testing.T, st tls.ConnectionState)
 	}{
-		{name: "default client gets TLS 1.3, X25519 and h2",
+		{name: "default client gets TLS 1.3, the hybrid and h2",
 			client: &tls.Config{NextProtos: []string{"h2", "http/1.1"}},
 			check: func(t *testing.T, st tls.ConnectionState) {
-				if st.Version != tls.VersionTLS13 || st.CurveID != tls.X25519 || st.NegotiatedProtocol != "h2" || st.HelloRetryRequest {
+				if st.Version != tls.VersionTLS13 || st.CurveID != tls.X25519MLKEM768 || st.NegotiatedProtocol != "h2" || st.HelloRetryRequest {
 					t.Errorf("version %x, curve %s, ALPN %q, HRR %v", st.Version, st.CurveID, st.NegotiatedProtocol, st.HelloRetryRequest)
 				}
 			}},
@@ -32,6 +33,13 @@ func TestTLSHandshakeParameters(t *testing.T) {
 			check: func(t *testing.T, st tls.ConnectionState) {
 				if st.CurveID != tls.X25519MLKEM768 || st.HelloRetryRequest {
 					t.Errorf("curve %s, HRR %v", st.CurveID, st.HelloRetryRequest)
+				}
+			}},
+		{name: "a client with X25519 and P-256 gets X25519",
+			client: &tls.Config{CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256}},
+			check: func(t *testing.T, st tls.ConnectionState) {
+				if st.CurveID != tls.X25519 {
+					t.Errorf("curve %s", st.CurveID)
 				}
 			}},
 		{name: "a client with only P-256 gets it",
@@ -79,5 +87,37 @@ func TestTLSHandshakeParameters(t *testing.T) {
 			defer conn.Close()
 			tc.check(t, conn.ConnectionState())
 		})
+	}
+}
+
+// TestTLSPostQuantumOff: with server.tls.post_quantum = false a client
+// that offers the hybrid gets X25519 instead, and one that offers only
+// the hybrid cannot connect.
+func TestTLSPostQuantumOff(t *testing.T) {
+	ts := newTLSServer(t)
+	ts.writeCert("a", "a.test")
+	ts.start(strings.Replace(ticketsConfig, "vhost", `server {
+  tls { post_quantum = false }
+}
+vhost`, 1))
+	addr := ts.addr("127.0.0.1:0")
+	dial := func(curves []tls.CurveID) (tls.ConnectionState, error) {
+		cfg := &tls.Config{ServerName: "a.test", RootCAs: ts.roots, CurvePreferences: curves}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+		if err != nil {
+			return tls.ConnectionState{}, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState(), nil
+	}
+	st, err := dial(nil) // Go's default: the hybrid first, X25519 too
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CurveID != tls.X25519 {
+		t.Errorf("default client got %s, want X25519", st.CurveID)
+	}
+	if _, err := dial([]tls.CurveID{tls.X25519MLKEM768}); err == nil {
+		t.Error("a client with only the hybrid connected")
 	}
 }
