@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -36,6 +35,7 @@ func (c *conn) serve() (keep bool) {
 	p := c.req
 	ex := &exchange{c: c}
 	ex.ctx.parent, ex.ctx.ex = c.ctx, ex
+	c.cur.Store(&ex.ctx)
 	req, err := c.build(ex)
 	c.r += p.headLen
 	if err != nil {
@@ -109,13 +109,9 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 			}
 		}
 	}()
-	h := c.srv.Handler
-	if req.RequestURI == "*" && req.Method == "OPTIONS" {
-		h = globalOptions // as net/http: "OPTIONS *" is the server's to answer
-	}
 	c.fair.inHandler.Add(1)
 	defer c.fair.inHandler.Add(-1)
-	h.ServeHTTP(w, req)
+	c.srv.Handler.ServeHTTP(w, req)
 	return c.state.Load() != stateHijacked
 }
 
@@ -189,6 +185,7 @@ func (c *conn) build(ex *exchange) (*http.Request, error) {
 	req.Body = http.NoBody
 	req.Close = p.close
 	req.RemoteAddr = c.addr
+	req.TLS = c.tls
 	req.RequestURI = target
 	if p.minor != 1 {
 		req.Proto = sub(p.proto)
@@ -270,15 +267,6 @@ var plainByte = func() (t [256]bool) {
 	return
 }()
 
-// globalOptions answers "OPTIONS *" as net/http does.
-var globalOptions = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Length", "0")
-	if r.ContentLength != 0 {
-		mb := http.MaxBytesReader(w, r.Body, 4<<10)
-		_, _ = io.Copy(io.Discard, mb)
-	}
-})
-
 var commonKeys = func() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization",
@@ -339,7 +327,7 @@ func (x *reqContext) String() string { return "h1.requestContext" }
 // starts when the body reaches its end.
 func (x *reqContext) startWatchLocked() {
 	c := x.ex.c
-	if x.err != nil || x.watching != nil || c.rc == nil {
+	if x.err != nil || x.watching != nil || c.wrc == nil {
 		return
 	}
 	if !x.bodyRead {
