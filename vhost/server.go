@@ -450,7 +450,13 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 			},
 		}
 		if !useTLS && h2c {
-			n.h1.H2C = func(c net.Conn) { l.h2.ServeConnContext(context.Background(), c) }
+			n.h1.H2C = func(c net.Conn, upgrade *http.Request, settings []byte) {
+				if upgrade != nil {
+					l.h2.ServeUpgrade(context.Background(), c, upgrade, settings)
+					return
+				}
+				l.h2.ServeConnContext(context.Background(), c)
+			}
 		}
 		if useTLS {
 			n.cfg = l.tlsConfig()

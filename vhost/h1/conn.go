@@ -415,7 +415,7 @@ func (c *conn) run() {
 	for {
 		err := c.readHead()
 		if err == errPreface {
-			c.handOver()
+			c.handOver(nil, nil)
 			return
 		}
 		if err != nil {
@@ -523,6 +523,15 @@ func (c *conn) fill(limit int) error {
 func (c *conn) fail(err error) {
 	var he *httpError
 	switch {
+	case err == errBadVersion && c.srv.H2C != nil && c.flushes == 0 && len(c.out) == 0:
+		// The first line of an h2c listener's connection is neither
+		// HTTP/1 nor the HTTP/2 preface: for an HTTP/2 client that got
+		// its preface wrong, an HTTP/1 answer would be garbage, so the
+		// connection closes, as RFC 9113 §3.4 has HTTP/2 servers do.
+		if c.srv.Rejected != nil {
+			c.srv.Rejected(c.nc, http.StatusBadRequest, "neither an HTTP/1 request line nor the HTTP/2 preface")
+		}
+		c.close()
 	case errors.As(err, &he):
 		c.reject(he.code, he.msg)
 	case c.reading && isTimeout(err):
@@ -655,9 +664,9 @@ var (
 	errPreface = errors.New("h1: HTTP/2 client preface")
 )
 
-// handOver gives the connection, with what has been read of it, to
-// Server.H2C.
-func (c *conn) handOver() {
+// handOver gives the connection, with what has been read of it and not
+// used, to Server.H2C.
+func (c *conn) handOver(upgrade *http.Request, settings []byte) {
 	if !c.state.CompareAndSwap(stateActive, stateHijacked) {
 		c.close()
 		return
@@ -671,7 +680,7 @@ func (c *conn) handOver() {
 	_ = c.nc.SetDeadline(time.Time{})
 	pending := append([]byte(nil), c.buf[c.r:c.w]...)
 	c.release()
-	c.srv.H2C(&prefixConn{Conn: c.nc, pending: pending})
+	c.srv.H2C(&prefixConn{Conn: c.nc, pending: pending}, upgrade, settings)
 }
 
 // prefixConn reads pending before the connection.

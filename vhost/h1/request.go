@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,14 @@ func (c *conn) serve() (keep bool) {
 	}
 	c.closing = p.wantsClose || c.srv.inShutdown.Load()
 	c.afterPost = req.Method == "POST"
+	if c.srv.H2C != nil && c.tls == nil && !c.closing && req.Body == http.NoBody {
+		if settings, ok := h2cUpgrade(req.Header); ok {
+			c.out = append(c.out, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"...)
+			ex.ctx.cancel(context.Canceled)
+			c.handOver(req, settings)
+			return false
+		}
+	}
 
 	w := &ex.w
 	w.ex, w.req, w.head, w.http10 = ex, req, req.Method == "HEAD", p.minor == 0
@@ -239,6 +248,35 @@ func (c *conn) build(ex *exchange) (*http.Request, error) {
 	}
 	b.expect = p.expectContinue && req.Body != http.NoBody
 	return req, nil
+}
+
+// h2cUpgrade reports whether a request asks to upgrade to h2c (RFC 7540
+// §3.2: Upgrade: h2c, Connection naming Upgrade and HTTP2-Settings, one
+// HTTP2-Settings header in base64url), and returns the settings decoded.
+func h2cUpgrade(h http.Header) ([]byte, bool) {
+	up, ok := h["Upgrade"]
+	if !ok || !listHas(up, "h2c") || !listHas(h["Connection"], "upgrade") || !listHas(h["Connection"], "http2-settings") {
+		return nil, false
+	}
+	v := h["Http2-Settings"]
+	if len(v) != 1 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(v[0]), "="))
+	return b, err == nil
+}
+
+// listHas reports whether a comma-separated list header holds token,
+// in any case.
+func listHas(vals []string, token string) bool {
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // plainPath reports whether an origin-form target needs no URL parsing:

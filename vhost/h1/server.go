@@ -43,11 +43,15 @@ type Server struct {
 	// with the status sent and a short reason.
 	Rejected func(c net.Conn, status int, reason string)
 
-	// H2C, when set, takes over a connection that opens with HTTP/2's
-	// client preface (prior-knowledge h2c, RFC 9113 §3.3) instead of a
-	// request line. c reads the preface and what followed it first. H2C
-	// owns c, and runs on the connection's goroutine.
-	H2C func(c net.Conn)
+	// H2C, when set, takes over plain connections that switch to HTTP/2:
+	// one that opens with the client preface (prior-knowledge h2c, RFC
+	// 9113 §3.3) instead of a request line, with upgrade nil; and one
+	// whose bodiless request asks to upgrade to h2c (RFC 7540 §3.2),
+	// after the engine has answered 101 Switching Protocols, with that
+	// request and its HTTP2-Settings decoded. c reads first what the
+	// engine has read and not used. H2C owns c and runs on the
+	// connection's goroutine.
+	H2C func(c net.Conn, upgrade *http.Request, settings []byte)
 
 	// ErrorLog receives handler panics; nil means slog.Default().
 	ErrorLog *slog.Logger
