@@ -101,13 +101,20 @@ func (n *native) track(c net.Conn, add bool) bool {
 	return true
 }
 
+// defaultHandshakeTimeout bounds a handshake when read_header_timeout
+// is 0 (no limit on heads): a connection in its handshake has no engine
+// yet to bound it, so it always gets a limit.
+const defaultHandshakeTimeout = 10 * time.Second
+
 // handshake does the TLS handshake of c and hands the connection to the
 // engine ALPN chose.
 func (n *native) handshake(c net.Conn) {
 	tc := tls.Server(c, n.cfg)
-	if d := n.l.limits.ReadHeaderTimeout; d > 0 {
-		_ = c.SetDeadline(time.Now().Add(d))
+	d := n.l.limits.ReadHeaderTimeout
+	if d <= 0 {
+		d = defaultHandshakeTimeout
 	}
+	_ = c.SetDeadline(time.Now().Add(d))
 	err := tc.Handshake()
 	n.track(c, false)
 	if err != nil {
