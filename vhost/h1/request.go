@@ -58,7 +58,7 @@ func (c *conn) serve() (keep bool) {
 	}
 	c.closing = p.wantsClose || c.srv.inShutdown.Load()
 	c.afterPost = req.Method == "POST"
-	if c.srv.H2C != nil && c.tls == nil && !c.closing && req.Body == http.NoBody {
+	if c.srv.H2C != nil && c.tls == nil && !c.closing && p.minor == 1 && req.Body == http.NoBody {
 		if settings, ok := h2cUpgrade(req.Header); ok {
 			c.out = append(c.out, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"...)
 			ex.ctx.cancel(context.Canceled)
