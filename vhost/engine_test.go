@@ -1,6 +1,7 @@
 package vhost_test
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -46,4 +47,31 @@ func TestTLSHandshakeOffTheAcceptLoop(t *testing.T) {
 			t.Errorf("stalled handshake %d: read %q, %v; want a close and nothing", i, b, err)
 		}
 	}
+}
+
+// TestTLSBadRequestLog: over TLS the HTTP/1.1 engine refuses the same
+// requests as on plain TCP (CL+TE, 408, 431, …), with the same answers
+// and log lines.
+func TestTLSBadRequestLog(t *testing.T) {
+	ts := newTLSServer(t)
+	ts.writeCert("a", "a.test", "w.test")
+	ts.start(`server {
+  limits {
+    read_header_timeout = "300ms"
+    max_header_bytes    = "1KiB"
+  }
+}
+vhost "w.test" {
+  listen = ["https://127.0.0.1:0"]
+  tls {
+    cert = "a.crt"
+    key  = "a.key"
+  }
+  tls_echo {}
+}`)
+	addr := ts.addr("127.0.0.1:0")
+	checkBadRequests(t, func() (net.Conn, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+			&tls.Config{ServerName: "w.test", RootCAs: ts.roots, NextProtos: []string{"http/1.1"}})
+	}, ts.log)
 }
