@@ -261,8 +261,14 @@ func (c *conn) woke(n int) bool {
 // and reads them into a pooled buffer.
 func (c *conn) wait() (int, error) {
 	if c.rc == nil {
-		c.grab()
-		return c.nc.Read(c.buf)
+		// No descriptor to wait on (TLS): wait in Read, holding only
+		// the read buffer; the rest is taken once bytes have come.
+		c.grabRead()
+		n, err := c.nc.Read(c.buf)
+		if n > 0 {
+			c.grab()
+		}
+		return n, err
 	}
 	c.rn, c.rerr, c.tries = 0, nil, 0
 	if err := c.rc.Read(c.tryReadFn); err != nil {
@@ -316,6 +322,16 @@ func (c *conn) grab() {
 	}
 	if c.req == nil {
 		c.req = reqPool.Get().(*request)
+	}
+}
+
+// grabRead takes the read buffer from its pool, as grab does (which
+// repeats it, to stay one call on the plain path).
+func (c *conn) grabRead() {
+	if c.bufp == nil {
+		c.bufp = readPool.Get().(*[]byte)
+		c.buf = *c.bufp
+		c.r, c.w = 0, 0
 	}
 }
 
