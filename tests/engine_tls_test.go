@@ -41,6 +41,7 @@ func newEngineSite(t *testing.T) *engineSite {
 	h.Write("htdocs/index.html", "index\n", 0o644)
 	h.Write("htdocs/big.bin", string(s.big), 0o644)
 	h.Write("cgi-bin/late", "#!/bin/sh\nsleep 0.3\nprintf 'Content-Type: text/plain\\r\\n\\r\\nlate answer\\n'\n", 0o755)
+	h.Write("cgi-bin/port", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s %s' \"$SERVER_PORT\" \"$SERVER_PROTOCOL\"\n", 0o755)
 	s.srv = h.Start(`
 log {
   access = "off"
@@ -115,6 +116,32 @@ func TestEngineTLS(t *testing.T) {
 			resp.Body.Close()
 			if resp.Proto != tt.proto || string(body) != "index\n" {
 				t.Errorf("offering %v: %s %q, want %s", tt.offer, resp.Proto, body, tt.proto)
+			}
+		}
+	})
+
+	t.Run("SERVER_PORT", func(t *testing.T) {
+		// Both engines give handlers the local address, which CGI
+		// scripts see as SERVER_PORT, whatever the Host says.
+		_, port, _ := net.SplitHostPort(s.tls)
+		for _, h2 := range []bool{true, false} {
+			var protos http.Protocols
+			protos.SetHTTP1(!h2)
+			protos.SetHTTP2(h2)
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+				Protocols:       &protos,
+				TLSClientConfig: &tls.Config{ServerName: "localhost", RootCAs: s.roots},
+			}}
+			req, _ := http.NewRequest("GET", "https://"+s.tls+"/cgi-bin/port", nil)
+			req.Host = "localhost"
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := port + " " + resp.Proto; string(body) != want {
+				t.Errorf("%s: script saw %q, want %q", resp.Proto, body, want)
 			}
 		}
 	})

@@ -131,13 +131,20 @@ func (n *native) handshake(c net.Conn) {
 			n.xh2.ServeConn(tc, &http2.ServeConnOpts{Handler: n.l, BaseConfig: n.hs})
 			return
 		}
-		n.h2.ServeConnContext(context.Background(), tc)
+		n.h2.ServeConnContext(connContext(tc), tc)
 	case certs.ALPNProto:
 		// A TLS-ALPN-01 challenge: the handshake was all of it.
 		tc.Close()
 	default:
 		n.h1.ServeConn(tc)
 	}
+}
+
+// connContext is the context of a connection handed to vhost/h2: it
+// carries the local address, as vhost/h1's and net/http's do, which the
+// gateways give scripts as SERVER_PORT.
+func connContext(c net.Conn) context.Context {
+	return context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr())
 }
 
 // stopAccepting closes the listener and the connections still in their

@@ -452,10 +452,10 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 		if !useTLS && h2c {
 			n.h1.H2C = func(c net.Conn, upgrade *http.Request, settings []byte) {
 				if upgrade != nil {
-					l.h2.ServeUpgrade(context.Background(), c, upgrade, settings)
+					l.h2.ServeUpgrade(connContext(c), c, upgrade, settings)
 					return
 				}
-				l.h2.ServeConnContext(context.Background(), c)
+				l.h2.ServeConnContext(connContext(c), c)
 			}
 		}
 		if useTLS {
@@ -489,7 +489,7 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 		// setting TLSNextProto also keeps its own HTTP/2 server out.
 		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
 			"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) {
-				l.h2.ServeConnContext(context.Background(), c)
+				l.h2.ServeConnContext(connContext(c), c)
 			},
 		}
 		hs.RegisterOnShutdown(l.h2.GoAway)
