@@ -243,8 +243,21 @@ func TestEngineTLS(t *testing.T) {
 		}
 		after := vmRSS(t, s.srv.Pid())
 		t.Logf("server RSS: %d KiB before, %d KiB after 1 MiB of 20, %d KiB after", before>>10, mid>>10, after>>10)
-		if grew := max(mid, after) - before; grew > 12<<20 {
+		// Streaming costs the server a few hundred KiB; under -race the
+		// shadow memory and the looser pools make that about 12 MiB. A
+		// server that read the file whole would grow by all of its 20
+		// MiB, and more under -race.
+		limit := int64(8 << 20)
+		if raceEnabled {
+			limit = 20 << 20
+		}
+		if grew := max(mid, after) - before; grew >= limit {
 			t.Errorf("server RSS grew %d MiB serving a 20 MiB file over TLS", grew>>20)
+		}
+		// While the client has read 1 MiB and TCP holds the server back,
+		// a server that read the file before sending it holds all of it.
+		if grew := mid - before; grew >= 8<<20 {
+			t.Errorf("server RSS grew %d MiB by the first MiB of a 20 MiB file over TLS", grew>>20)
 		}
 	})
 }
