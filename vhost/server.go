@@ -400,6 +400,9 @@ type listener struct {
 	h2       *h2.Server
 }
 
+// errSlowHeader is what the error log says of a 408.
+const errSlowHeader = "request header not complete within server.limits.read_header_timeout"
+
 // engineFor is the engine that serves HTTP/1.x on a listener: the
 // configured one, on plain and TLS listeners alike.
 func engineFor(configured string) string { return configured }
