@@ -39,13 +39,14 @@ type Server struct {
 	User            string
 	Group           string
 	Limits          Limits
-	// HTTP1Engine serves HTTP/1.x on plain listeners: EngineNative
-	// (vhost/h1, the default) or EngineNetHTTP (Go's net/http server).
-	// TLS listeners and h2c always use net/http for HTTP/1.x.
+	// HTTP1Engine serves HTTP/1.x on every listener, plain and TLS:
+	// EngineNative (vhost/h1, the default) or EngineNetHTTP, which has
+	// Go's net/http server run the whole listener (TLS handshake and
+	// h2c included), as an opt-out and the benchmark's baseline.
 	HTTP1Engine string
 	// HTTP2Engine serves HTTP/2 negotiated by ALPN on TLS listeners:
-	// EngineNative (vhost/h2, the default) or EngineNetHTTP. h2c always
-	// uses net/http.
+	// EngineNative (vhost/h2, the default) or EngineNetHTTP. h2c goes to
+	// vhost/h2 unless HTTP1Engine is EngineNetHTTP.
 	HTTP2Engine string
 	TLS         ServerTLS
 }

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"httpd/certs"
 	"httpd/conf"
 	"httpd/registry"
@@ -290,7 +292,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		if l.limits != cfg.Server.Limits {
 			s.log.Warn("server.limits changed: new timeouts and header limits apply to listeners opened after a restart; max_body_bytes applies now", "addr", addr)
 		}
-		if engineFor(l.tls, h2c[addr], cfg.Server.HTTP1Engine) != l.engine || l.tls && cfg.Server.HTTP2Engine != l.h2engine {
+		if engineFor(cfg.Server.HTTP1Engine) != l.engine || l.h2c != h2c[addr] || l.tls && cfg.Server.HTTP2Engine != l.h2engine {
 			s.log.Warn("server.http1_engine, server.http2_engine or h2c changed: the engine of a listener changes after a restart", "addr", addr)
 		}
 	}
@@ -403,28 +405,27 @@ type listener struct {
 	s      *Server
 	addr   string
 	tls    bool
+	h2c    bool
 	ln     net.Listener
 	srv    httpServer
 	limits conf.Limits
 	engine string // conf.EngineNative or conf.EngineNetHTTP
 	// h2engine serves HTTP/2 on a TLS listener; h2 is set when it is
-	// conf.EngineNative.
+	// conf.EngineNative, and on a plain listener that serves h2c.
 	h2engine string
 	h2       *h2.Server
 	// postQuantum is server.tls.post_quantum when the listener opened.
 	postQuantum bool
 }
 
-// engineFor is the engine that serves a listener: the configured one for
-// plain HTTP/1.1, net/http for TLS (HTTP/2 by ALPN) and h2c.
-func engineFor(useTLS, h2c bool, configured string) string {
-	if useTLS || h2c {
-		return conf.EngineNetHTTP
-	}
-	return configured
-}
+// errSlowHeader is what the error log says of a 408.
+const errSlowHeader = "request header not complete within server.limits.read_header_timeout"
 
-// httpServer is what a listener needs of http.Server or h1.Server.
+// engineFor is the engine that serves HTTP/1.x on a listener: the
+// configured one, on plain and TLS listeners alike.
+func engineFor(configured string) string { return configured }
+
+// httpServer is what a listener needs of http.Server or native.
 type httpServer interface {
 	Serve(net.Listener) error
 	Shutdown(context.Context) error
@@ -437,17 +438,29 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	lim := cs.Limits
-	l := &listener{s: s, addr: addr, tls: useTLS, limits: lim, engine: engineFor(useTLS, h2c, cs.HTTP1Engine), h2engine: cs.HTTP2Engine}
+	l := &listener{s: s, addr: addr, tls: useTLS, h2c: h2c, limits: lim, engine: engineFor(cs.HTTP1Engine), h2engine: cs.HTTP2Engine}
 	l.postQuantum = cs.TLS.PostQuantum
+	maxHeader := int(lim.MaxHeaderBytes)
+	if useTLS && l.h2engine == conf.EngineNative || !useTLS && h2c {
+		l.h2 = &h2.Server{
+			Handler:        l,
+			MaxHeaderBytes: maxHeader,
+			PrefaceTimeout: lim.ReadHeaderTimeout,
+			IdleTimeout:    lim.IdleTimeout,
+			ReadTimeout:    lim.ReadTimeout,
+			WriteTimeout:   lim.WriteTimeout,
+			ErrorLog:       s.log.With("addr", addr),
+		}
+	}
 	if l.engine == conf.EngineNative {
-		l.ln = ln
-		l.srv = &h1.Server{
+		n := &native{l: l, h2: l.h2}
+		n.h1 = &h1.Server{
 			Handler:           l,
 			ReadHeaderTimeout: lim.ReadHeaderTimeout,
 			ReadTimeout:       lim.ReadTimeout,
 			WriteTimeout:      lim.WriteTimeout,
 			IdleTimeout:       lim.IdleTimeout,
-			MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+			MaxHeaderBytes:    maxHeader,
 			ErrorLog:          s.log.With("addr", addr),
 			Fairness:          &s.fair,
 			Rejected: func(c net.Conn, status int, reason string) {
@@ -458,8 +471,31 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 				s.log.Info("bad request", "remote", c.RemoteAddr().String(), "status", status, "err", msg)
 			},
 		}
+		if !useTLS && h2c {
+			n.h1.H2C = func(c net.Conn, upgrade *http.Request, settings []byte) {
+				if upgrade != nil {
+					l.h2.ServeUpgrade(connContext(c), c, upgrade, settings)
+					return
+				}
+				l.h2.ServeConnContext(connContext(c), c)
+			}
+		}
+		if useTLS {
+			n.cfg = l.tlsConfig()
+			if l.h2engine != conf.EngineNative {
+				n.hs = l.netHTTPServer(lim)
+				n.xh2 = new(http2.Server)
+				if err := http2.ConfigureServer(n.hs, n.xh2); err != nil {
+					ln.Close()
+					return nil, fmt.Errorf("listen %s: %w", addr, err)
+				}
+			}
+		}
+		l.ln, l.srv = ln, n
 		return l, nil
 	}
+	// The net/http engine (server.http1_engine = "net/http"): net/http
+	// does the TLS handshake and serves HTTP/1.x and h2c itself.
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	if useTLS {
@@ -467,40 +503,15 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 	} else if h2c {
 		protos.SetUnencryptedHTTP2(true)
 	}
-	maxHeader := int(lim.MaxHeaderBytes)
-	hs := &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: lim.ReadHeaderTimeout,
-		ReadTimeout:       lim.ReadTimeout,
-		WriteTimeout:      lim.WriteTimeout,
-		IdleTimeout:       lim.IdleTimeout,
-		MaxHeaderBytes:    maxHeader,
-		Protocols:         &protos,
-		ErrorLog:          slog.NewLogLogger(s.log.With("addr", addr).Handler(), slog.LevelInfo),
-		ConnContext:       connContext,
-	}
+	hs := l.netHTTPServer(lim)
+	hs.Protocols = &protos
 	l.srv = hs
-	ln = &watchListener{Listener: ln, log: s.log}
-	if useTLS && l.h2engine == conf.EngineNative {
-		l.h2 = &h2.Server{
-			Handler:        l,
-			MaxHeaderBytes: maxHeader,
-			PrefaceTimeout: lim.ReadHeaderTimeout,
-			IdleTimeout:    lim.IdleTimeout,
-			ReadTimeout:    lim.ReadTimeout,
-			WriteTimeout:   lim.WriteTimeout,
-			ErrorLog:       s.log.With("addr", addr),
-		}
-		// net/http does the TLS handshake and hands connections that
-		// chose h2 by ALPN over; setting TLSNextProto also keeps its
-		// own HTTP/2 server out.
+	if l.h2 != nil && useTLS {
+		// net/http hands connections that chose h2 by ALPN over;
+		// setting TLSNextProto also keeps its own HTTP/2 server out.
 		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
-			"h2": func(_ *http.Server, c *tls.Conn, h http.Handler) {
-				ctx := context.Background()
-				if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
-					ctx = bc.BaseContext()
-				}
-				l.h2.ServeConnContext(ctx, c)
+			"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) {
+				l.h2.ServeConnContext(connContext(c), c)
 			},
 		}
 		hs.RegisterOnShutdown(l.h2.GoAway)
@@ -512,6 +523,19 @@ func (s *Server) listen(addr string, useTLS, h2c bool, cs conf.Server) (*listene
 	}
 	l.ln = ln
 	return l, nil
+}
+
+// netHTTPServer is the http.Server of the net/http engine.
+func (l *listener) netHTTPServer(lim conf.Limits) *http.Server {
+	return &http.Server{
+		Handler:           l,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(l.s.log.With("addr", l.addr).Handler(), slog.LevelInfo),
+	}
 }
 
 func (l *listener) serve(log *slog.Logger) {
@@ -531,11 +555,8 @@ func (l *listener) shutdown(ctx context.Context, log *slog.Logger) error {
 
 // ServeHTTP picks the vhost for the request and runs its pipeline.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The native engine refuses CL+TE itself and has no watchConn.
-	if l.engine != conf.EngineNative && startRequest(r) {
-		l.s.log.Info("bad request", "remote", r.RemoteAddr, "status", http.StatusBadRequest,
-			"err", "request has both Content-Length and Transfer-Encoding")
-		writeError(w, r, http.StatusBadRequest)
+	if r.Method == "OPTIONS" && r.RequestURI == "*" {
+		serverOptions(w, r)
 		return
 	}
 	g := l.s.acquire()
@@ -563,6 +584,18 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.serve(w, r)
+}
+
+// serverOptions answers "OPTIONS *", a question about the server rather
+// than any resource (RFC 9110 §9.3.7), on every engine and protocol:
+// 200, no body. A body the request has is read, up to 4 KiB, so that
+// the connection can carry the next request, as net/http does.
+func serverOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // Describe prints the virtual host table, for httpd -S.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -57,10 +58,15 @@ type conn struct {
 	srv  *Server
 	fair *Fairness // srv's
 	nc   net.Conn
-	rc   syscall.RawConn // nil when nc has no file descriptor
-	base context.Context // the server's context, before ConnContext
-	ctx  context.Context // the connection's context: ConnContext, LocalAddrContextKey
-	addr string          // nc.RemoteAddr().String(), made once
+	rc   syscall.RawConn // nil when nc has no file descriptor (TLS, pipes)
+	// wrc watches for the client going away: rc, or the raw TCP
+	// connection under TLS, where it only peeks (never reads) so the
+	// TLS stream is left alone. nil when there is none.
+	wrc  syscall.RawConn
+	tls  *tls.ConnectionState // set on every request; nil on plain TCP
+	base context.Context      // the server's context, before ConnContext
+	ctx  context.Context      // the connection's context: ConnContext, LocalAddrContextKey
+	addr string               // nc.RemoteAddr().String(), made once
 
 	state     atomic.Int32
 	idleSince atomic.Int64 // nanotime when the connection last went idle
@@ -76,10 +82,13 @@ type conn struct {
 	outp *[]byte
 	out  []byte
 
-	req       *request // the head being served, pooled; nil while idle
-	reading   bool     // a request head has begun (for the 408 answer)
-	afterPost bool     // the last request was a POST
-	closing   bool     // close after the current answer
+	req *request // the head being served, pooled; nil while idle
+	// cur is the context of the request being served (or the last one),
+	// canceled when Close ends the connection under it.
+	cur       atomic.Pointer[reqContext]
+	reading   bool // a request head has begun (for the 408 answer)
+	afterPost bool // the last request was a POST
+	closing   bool // close after the current answer
 
 	rdl time.Time // the read deadline set on nc, zero for none
 
@@ -111,9 +120,31 @@ func (c *conn) start() {
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.nc.LocalAddr())
 	c.addr = c.nc.RemoteAddr().String()
 	c.small.Store(true) // a new goroutine's stack
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		c.close()
+		return
+	}
 	if c.idle(true) {
 		c.run()
 	}
+}
+
+// handshake finishes the TLS handshake, if the caller has not (Serve
+// on a tls.Listener), within ReadHeaderTimeout, and keeps its state for
+// every request's TLS field.
+func (c *conn) handshake(tc *tls.Conn) bool {
+	if !tc.ConnectionState().HandshakeComplete {
+		if d := c.srv.ReadHeaderTimeout; d > 0 {
+			_ = tc.SetDeadline(time.Now().Add(d))
+		}
+		if err := tc.HandshakeContext(c.ctx); err != nil {
+			return false
+		}
+		_ = tc.SetDeadline(time.Time{})
+	}
+	st := tc.ConnectionState()
+	c.tls = &st
+	return true
 }
 
 func (c *conn) idleTimeout() time.Duration {
@@ -230,8 +261,14 @@ func (c *conn) woke(n int) bool {
 // and reads them into a pooled buffer.
 func (c *conn) wait() (int, error) {
 	if c.rc == nil {
-		c.grab()
-		return c.nc.Read(c.buf)
+		// No descriptor to wait on (TLS): wait in Read, holding only
+		// the read buffer; the rest is taken once bytes have come.
+		c.grabRead()
+		n, err := c.nc.Read(c.buf)
+		if n > 0 {
+			c.grab()
+		}
+		return n, err
 	}
 	c.rn, c.rerr, c.tries = 0, nil, 0
 	if err := c.rc.Read(c.tryReadFn); err != nil {
@@ -285,6 +322,16 @@ func (c *conn) grab() {
 	}
 	if c.req == nil {
 		c.req = reqPool.Get().(*request)
+	}
+}
+
+// grabRead takes the read buffer from its pool, as grab does (which
+// repeats it, to stay one call on the plain path).
+func (c *conn) grabRead() {
+	if c.bufp == nil {
+		c.bufp = readPool.Get().(*[]byte)
+		c.buf = *c.bufp
+		c.r, c.w = 0, 0
 	}
 }
 
@@ -383,6 +430,10 @@ func (c *conn) setReadDeadline(t time.Time) {
 func (c *conn) run() {
 	for {
 		err := c.readHead()
+		if err == errPreface {
+			c.handOver(nil, nil)
+			return
+		}
 		if err != nil {
 			c.fail(err)
 			return
@@ -427,6 +478,9 @@ func (c *conn) readHead() error {
 		}
 		if c.r < c.w {
 			c.reading = true
+			if c.buf[c.r] == 'P' && c.srv.H2C != nil && bytes.HasPrefix(c.buf[c.r:c.w], h2Preface) {
+				return errPreface
+			}
 			err := parseRequest(c.buf[c.r:c.w], c.req, max)
 			if err != errIncomplete {
 				return err
@@ -485,6 +539,15 @@ func (c *conn) fill(limit int) error {
 func (c *conn) fail(err error) {
 	var he *httpError
 	switch {
+	case err == errBadVersion && c.srv.H2C != nil && c.flushes == 0 && len(c.out) == 0:
+		// The first line of an h2c listener's connection is neither
+		// HTTP/1 nor the HTTP/2 preface: for an HTTP/2 client that got
+		// its preface wrong, an HTTP/1 answer would be garbage, so the
+		// connection closes, as RFC 9113 §3.4 has HTTP/2 servers do.
+		if c.srv.Rejected != nil {
+			c.srv.Rejected(c.nc, http.StatusBadRequest, "neither an HTTP/1 request line nor the HTTP/2 preface")
+		}
+		c.close()
 	case errors.As(err, &he):
 		c.reject(he.code, he.msg)
 	case c.reading && isTimeout(err):
@@ -594,7 +657,7 @@ func (c *conn) peek(fd uintptr) bool {
 // cancels ctx in the first case. unwatch stops it.
 func (c *conn) watch(ctx *reqContext) {
 	c.gone = false
-	err := c.rc.Read(c.peekFn)
+	err := c.wrc.Read(c.peekFn)
 	if err == nil && c.gone {
 		ctx.cancel(context.Canceled)
 	}
@@ -607,6 +670,56 @@ var aLongTimeAgo = time.Unix(1, 0)
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// h2Preface is the first line of HTTP/2's client preface (RFC 9113
+// §3.4), which a prior-knowledge h2c client sends where a request line
+// would be. errPreface says readHead found it.
+var (
+	h2Preface  = []byte("PRI * HTTP/2.0\r\n")
+	errPreface = errors.New("h1: HTTP/2 client preface")
+)
+
+// handOver gives the connection, with what has been read of it and not
+// used, to Server.H2C.
+func (c *conn) handOver(upgrade *http.Request, settings []byte) {
+	if !c.state.CompareAndSwap(stateActive, stateHijacked) {
+		c.close()
+		return
+	}
+	if err := c.flush(); err != nil {
+		c.close()
+		return
+	}
+	c.srv.forget(c)
+	c.fair.watched.setWaiting(c.fd, false)
+	_ = c.nc.SetDeadline(time.Time{})
+	pending := append([]byte(nil), c.buf[c.r:c.w]...)
+	c.release()
+	c.srv.H2C(&prefixConn{Conn: c.nc, pending: pending}, upgrade, settings)
+}
+
+// prefixConn reads pending before the connection.
+type prefixConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// CloseWrite half-closes the connection, when it can.
+func (p *prefixConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // hijack hands the connection to a handler.

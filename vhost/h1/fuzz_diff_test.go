@@ -38,30 +38,38 @@ func FuzzDifferential(f *testing.F) {
 			seeds = append(seeds, []byte(in))
 		}
 	}
-	std := startStd(f, http.HandlerFunc(echo), config{})
-	eng := startEngine(f, http.HandlerFunc(echo), config{})
+	// Every input runs over plain TCP and over TLS (transports): the
+	// engine must match net/http on both, and so answer the same on both.
+	type pair struct{ std, eng *testServer }
+	var pairs []pair
+	for _, tr := range transports {
+		pairs = append(pairs, pair{startOn(tr, startStd)(f, http.HandlerFunc(echo), config{}),
+			startOn(tr, startEngine)(f, http.HandlerFunc(echo), config{})})
+	}
 	check := func(in []byte) string {
 		input := string(in) + fuzzSentinel
 		steps := []step{{write: input}}
 		methods := requestMethods(input)
-		run := func(timeout, quiet time.Duration) (exch, exch) {
-			var se, ee exch
-			var wg sync.WaitGroup
-			wg.Go(func() { se = exchange(std.addr, steps, methods, 0, timeout, quiet) })
-			wg.Go(func() { ee = exchange(eng.addr, steps, methods, 0, timeout, quiet) })
-			wg.Wait()
-			return se, ee
-		}
-		se, ee := run(2*time.Second, 250*time.Millisecond)
-		if compareFuzz([]byte(input), se, ee, methods) == "" {
-			return ""
-		}
-		// Once more with patience, so that a loaded machine does not pass
-		// for a silent server.
-		se, ee = run(4*time.Second, time.Second)
-		if msg := compareFuzz([]byte(input), se, ee, methods); msg != "" {
-			return fmt.Sprintf("%s\ninput: %q\n--- net/http:\n%s\n--- engine:\n%s", msg, clip(in),
-				render(se, methods, false), render(ee, methods, false))
+		for _, p := range pairs {
+			run := func(timeout, quiet time.Duration) (exch, exch) {
+				var se, ee exch
+				var wg sync.WaitGroup
+				wg.Go(func() { se = exchange(p.std.addr, steps, methods, 0, timeout, quiet) })
+				wg.Go(func() { ee = exchange(p.eng.addr, steps, methods, 0, timeout, quiet) })
+				wg.Wait()
+				return se, ee
+			}
+			se, ee := run(2*time.Second, 250*time.Millisecond)
+			if compareFuzz([]byte(input), se, ee, methods) == "" {
+				continue
+			}
+			// Once more with patience, so that a loaded machine does not
+			// pass for a silent server.
+			se, ee = run(4*time.Second, time.Second)
+			if msg := compareFuzz([]byte(input), se, ee, methods); msg != "" {
+				return fmt.Sprintf("%s (%s)\ninput: %q\n--- net/http:\n%s\n--- engine:\n%s", msg, p.eng.addr, clip(in),
+					render(se, methods, false), render(ee, methods, false))
+			}
 		}
 		return ""
 	}

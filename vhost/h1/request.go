@@ -2,9 +2,9 @@ package h1
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -36,6 +36,7 @@ func (c *conn) serve() (keep bool) {
 	p := c.req
 	ex := &exchange{c: c}
 	ex.ctx.parent, ex.ctx.ex = c.ctx, ex
+	c.cur.Store(&ex.ctx)
 	req, err := c.build(ex)
 	c.r += p.headLen
 	if err != nil {
@@ -57,6 +58,14 @@ func (c *conn) serve() (keep bool) {
 	}
 	c.closing = p.wantsClose || c.srv.inShutdown.Load()
 	c.afterPost = req.Method == "POST"
+	if c.srv.H2C != nil && c.tls == nil && !c.closing && p.minor == 1 && req.Body == http.NoBody {
+		if settings, ok := h2cUpgrade(req.Header); ok {
+			c.out = append(c.out, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"...)
+			ex.ctx.cancel(context.Canceled)
+			c.handOver(req, settings)
+			return false
+		}
+	}
 
 	w := &ex.w
 	w.ex, w.req, w.head, w.http10 = ex, req, req.Method == "HEAD", p.minor == 0
@@ -109,13 +118,9 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 			}
 		}
 	}()
-	h := c.srv.Handler
-	if req.RequestURI == "*" && req.Method == "OPTIONS" {
-		h = globalOptions // as net/http: "OPTIONS *" is the server's to answer
-	}
 	c.fair.inHandler.Add(1)
 	defer c.fair.inHandler.Add(-1)
-	h.ServeHTTP(w, req)
+	c.srv.Handler.ServeHTTP(w, req)
 	return c.state.Load() != stateHijacked
 }
 
@@ -189,6 +194,7 @@ func (c *conn) build(ex *exchange) (*http.Request, error) {
 	req.Body = http.NoBody
 	req.Close = p.close
 	req.RemoteAddr = c.addr
+	req.TLS = c.tls
 	req.RequestURI = target
 	if p.minor != 1 {
 		req.Proto = sub(p.proto)
@@ -244,6 +250,35 @@ func (c *conn) build(ex *exchange) (*http.Request, error) {
 	return req, nil
 }
 
+// h2cUpgrade reports whether a request asks to upgrade to h2c (RFC 7540
+// §3.2: Upgrade: h2c, Connection naming Upgrade and HTTP2-Settings, one
+// HTTP2-Settings header in base64url), and returns the settings decoded.
+func h2cUpgrade(h http.Header) ([]byte, bool) {
+	up, ok := h["Upgrade"]
+	if !ok || !listHas(up, "h2c") || !listHas(h["Connection"], "upgrade") || !listHas(h["Connection"], "http2-settings") {
+		return nil, false
+	}
+	v := h["Http2-Settings"]
+	if len(v) != 1 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(v[0]), "="))
+	return b, err == nil
+}
+
+// listHas reports whether a comma-separated list header holds token,
+// in any case.
+func listHas(vals []string, token string) bool {
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // plainPath reports whether an origin-form target needs no URL parsing:
 // no escapes, no fragment, no byte that url.URL would escape (so RawPath
 // stays empty, as url.Parse leaves it).
@@ -269,15 +304,6 @@ var plainByte = func() (t [256]bool) {
 	}
 	return
 }()
-
-// globalOptions answers "OPTIONS *" as net/http does.
-var globalOptions = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Length", "0")
-	if r.ContentLength != 0 {
-		mb := http.MaxBytesReader(w, r.Body, 4<<10)
-		_, _ = io.Copy(io.Discard, mb)
-	}
-})
 
 var commonKeys = func() map[string]string {
 	m := map[string]string{}
@@ -339,7 +365,7 @@ func (x *reqContext) String() string { return "h1.requestContext" }
 // starts when the body reaches its end.
 func (x *reqContext) startWatchLocked() {
 	c := x.ex.c
-	if x.err != nil || x.watching != nil || c.rc == nil {
+	if x.err != nil || x.watching != nil || c.wrc == nil {
 		return
 	}
 	if !x.bodyRead {

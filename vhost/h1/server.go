@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -41,6 +42,16 @@ type Server struct {
 	// itself before any handler runs (malformed, too large, too slow),
 	// with the status sent and a short reason.
 	Rejected func(c net.Conn, status int, reason string)
+
+	// H2C, when set, takes over plain connections that switch to HTTP/2:
+	// one that opens with the client preface (prior-knowledge h2c, RFC
+	// 9113 §3.3) instead of a request line, with upgrade nil; and one
+	// whose bodiless request asks to upgrade to h2c (RFC 7540 §3.2),
+	// after the engine has answered 101 Switching Protocols, with that
+	// request and its HTTP2-Settings decoded. c reads first what the
+	// engine has read and not used. H2C owns c and runs on the
+	// connection's goroutine.
+	H2C func(c net.Conn, upgrade *http.Request, settings []byte)
 
 	// ErrorLog receives handler panics; nil means slog.Default().
 	ErrorLog *slog.Logger
@@ -197,9 +208,30 @@ func rawConn(x any) (syscall.RawConn, int) {
 	return rc, fd
 }
 
+// ServeConn serves one connection that was accepted elsewhere (a TLS
+// connection whose handshake is done, say) and returns when it is
+// closed, idle on another goroutine, or taken over (hijack, H2C). The
+// server owns nc from the call on: Shutdown and Close end it as one of
+// Serve's.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := s.newConn(nc, context.WithValue(context.Background(), http.ServerContextKey, s))
+	if c != nil {
+		c.start()
+	}
+}
+
 func (s *Server) newConn(nc net.Conn, base context.Context) *conn {
 	c := &conn{srv: s, fair: s.fairness(), nc: nc}
 	c.rc, c.fd = rawConn(nc)
+	c.wrc = c.rc
+	if c.rc == nil {
+		if tc, ok := nc.(*tls.Conn); ok {
+			// Over TLS every read goes through crypto/tls: the idle wait
+			// blocks in Read, and there is no cork or sendfile. Only the
+			// client-gone watch uses the socket, to peek at it.
+			c.wrc, _ = rawConn(tc.NetConn())
+		}
+	}
 	c.fair.watched.add(c.fd)
 	c.tryReadFn = c.tryRead
 	c.peekFn = c.peek
@@ -302,7 +334,12 @@ func (s *Server) Close() error {
 		s.sweepStop = nil
 	}
 	for c := range s.conns {
-		c.state.Store(stateClosed)
+		if c.state.Swap(stateClosed) == stateActive {
+			// The handler may still run: its request ends here.
+			if x := c.cur.Load(); x != nil {
+				x.cancel(context.Canceled)
+			}
+		}
 		c.nc.Close()
 		delete(s.conns, c)
 	}

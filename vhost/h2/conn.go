@@ -61,6 +61,11 @@ type conn struct {
 	canon      map[string]string
 	handlers   atomic.Int32 // handler goroutines running
 
+	// upgrade is the HTTP/1.1 request of an h2c upgrade, to serve as
+	// stream 1, and upgradeSettings its HTTP2-Settings; nil otherwise.
+	upgrade         *http.Request
+	upgradeSettings []byte
+
 	// Owned by the reader.
 	maxClientID     uint32
 	sawSettings     bool
@@ -148,6 +153,9 @@ func (c *conn) serve() {
 		if err == nil {
 			c.srv.log().Info("h2: connection without the client preface", "remote", c.remote)
 		}
+		return
+	}
+	if c.upgrade != nil && !c.startUpgrade() {
 		return
 	}
 	if d := c.srv.IdleTimeout; d > 0 {
@@ -620,6 +628,62 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	c.handlers.Add(1)
 	go st.run(handler, req)
 	return nil
+}
+
+// startUpgrade applies the upgrade's settings and starts stream 1 with
+// its request. It reports false if the settings are malformed.
+func (c *conn) startUpgrade() bool {
+	p := c.upgradeSettings
+	if len(p)%6 != 0 || len(p) > 600 {
+		return false
+	}
+	settings := make([]http2.Setting, 0, len(p)/6)
+	for ; len(p) > 0; p = p[6:] {
+		settings = append(settings, http2.Setting{ID: http2.SettingID(uint16(p[0])<<8 | uint16(p[1])),
+			Val: uint32(p[2])<<24 | uint32(p[3])<<16 | uint32(p[4])<<8 | uint32(p[5])})
+	}
+	c.mu.Lock()
+	for _, s := range settings {
+		if s.Valid() != nil {
+			c.mu.Unlock()
+			return false
+		}
+		switch s.ID {
+		case http2.SettingHeaderTableSize:
+			c.enc.SetMaxDynamicTableSizeLimit(s.Val)
+		case http2.SettingInitialWindowSize:
+			c.initSendWin = int64(s.Val)
+		case http2.SettingMaxFrameSize:
+			c.maxFrame = min(int(s.Val), maxFrameSize)
+		}
+	}
+	c.mu.Unlock()
+	r := c.upgrade
+	c.upgrade, c.upgradeSettings = nil, nil
+	c.maxClientID = 1
+	st := &stream{c: c, id: 1, declared: -1, remoteDone: true}
+	st.rw.st = st
+	st.ctx, st.cancel = context.WithCancel(c.ctx)
+	req := r.Clone(st.ctx)
+	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/2.0", 2, 0
+	req.Body, req.ContentLength, req.TransferEncoding, req.Close = http.NoBody, 0, nil, false
+	req.RemoteAddr = c.remote
+	for _, k := range connectionHeaders {
+		req.Header.Del(k)
+	}
+	req.Header.Del("Http2-Settings")
+	c.mu.Lock()
+	st.sendWin = c.initSendWin
+	c.streams[1] = st
+	c.readyOut()
+	c.mu.Unlock()
+	handler := c.srv.Handler
+	if handler == nil {
+		handler = http.NotFoundHandler()
+	}
+	c.handlers.Add(1)
+	go st.run(handler, req)
+	return true
 }
 
 func errorHandler(code int, msg string) http.Handler {

@@ -65,6 +65,23 @@ func (s *Server) ServeConnContext(ctx context.Context, nc net.Conn) {
 	c.serve()
 }
 
+// ServeUpgrade serves HTTP/2 on c after an HTTP/1.1 request asked to
+// upgrade to h2c (RFC 7540 §3.2) and was answered 101 Switching
+// Protocols. req, which must have no body, becomes stream 1, half-closed
+// on the client's side; settings is its HTTP2-Settings header, decoded
+// (base64url) as the payload of a SETTINGS frame, which the 101 has
+// acknowledged. A malformed settings payload closes the connection.
+func (s *Server) ServeUpgrade(ctx context.Context, nc net.Conn, req *http.Request, settings []byte) {
+	c := newConn(s, ctx, nc)
+	c.upgrade, c.upgradeSettings = req, settings
+	if !s.track(c, true) {
+		nc.Close()
+		return
+	}
+	defer s.track(c, false)
+	c.serve()
+}
+
 // track adds or removes c; adding fails once the server is shutting down.
 func (s *Server) track(c *conn, add bool) bool {
 	s.mu.Lock()

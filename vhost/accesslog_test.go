@@ -15,80 +15,6 @@ import (
 	"httpd/internal/testutil"
 )
 
-func TestVHostFramer(t *testing.T) {
-	type claim struct {
-		method, target string
-		want           bool
-	}
-	tests := []struct {
-		name   string
-		chunks []string // fed in order
-		claims []claim
-	}{
-		{"plain get", []string{"GET / HTTP/1.1\r\nHost: a\r\n\r\n"}, []claim{{"GET", "/", false}}},
-		{"conflict", []string{"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-			[]claim{{"POST", "/x", true}}},
-		{"conflict, header case and order", []string{"POST /x HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-LENGTH: 3\r\n\r\n"},
-			[]claim{{"POST", "/x", true}}},
-		{"chunked only", []string{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
-			[]claim{{"POST", "/x", false}}},
-		{"body that looks like a request is skipped", []string{
-			"POST /a HTTP/1.1\r\nContent-Length: 61\r\n\r\n",
-			"POST /a HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n",
-			"GET /b HTTP/1.1\r\n\r\n"},
-			[]claim{{"POST", "/a", false}, {"GET", "/b", false}}},
-		{"chunked body with a fake request", []string{
-			"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-			"2c;ext=1\r\nGET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer",
-			"-Enc\r\n0\r\nTrailer: t\r\n\r\n",
-			"GET /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n"},
-			[]claim{{"POST", "/a", false}, {"GET", "/b", false}}},
-		{"pipelined, split anywhere", []string{"GET /1 HTTP/1.1\r", "\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Le", "ngth: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /3 HTTP/1.1\n\n"},
-			[]claim{{"GET", "/1", false}, {"POST", "/2", true}, {"GET", "/3", false}}},
-		{"unclaimed blocks are skipped", []string{"OPTIONS * HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n"},
-			[]claim{{"GET", "/a", false}}},
-		{"long request line", []string{"GET /" + strings.Repeat("a", 20<<10) + " HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n"},
-			[]claim{{"GET", "/" + strings.Repeat("a", 20<<10), true}, {"GET", "/b", false}}},
-		{"long header line", []string{"GET /a HTTP/1.1\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"},
-			[]claim{{"GET", "/a", true}}},
-		{"prior-knowledge h2 turns it off", []string{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00"}, []claim{{"GET", "/", false}}},
-		{"bad chunk size turns it off", []string{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nPOST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"},
-			[]claim{{"POST", "/", false}, {"POST", "/x", false}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := new(framer)
-			for _, c := range tt.chunks {
-				f.feed([]byte(c))
-			}
-			for _, c := range tt.claims {
-				if got := f.claim(c.method, c.target); got != c.want {
-					t.Errorf("claim(%s %s) = %v, want %v", c.method, c.target, got, c.want)
-				}
-			}
-		})
-	}
-}
-
-// FuzzFramer checks that no byte stream makes the framer panic or grow
-// without bound.
-func FuzzFramer(f *testing.F) {
-	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 7)
-	f.Add([]byte("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 3)
-	f.Fuzz(func(t *testing.T, b []byte, split int) {
-		fr := new(framer)
-		if split < 0 || split > len(b) {
-			split = len(b) / 2
-		}
-		fr.feed(b[:split])
-		fr.feed(b[split:])
-		if fr.pending > maxFrameQueue || len(fr.line) > maxFrameLine {
-			t.Errorf("queue %d, line %d", fr.pending, len(fr.line))
-		}
-		fr.claim("GET", "/")
-	})
-}
-
 // nopWriteCloser collects the access log.
 type nopWriteCloser struct{ strings.Builder }
 
@@ -215,49 +141,6 @@ func matchString(pattern, s string) bool {
 	return err == nil && ok
 }
 
-func TestVHostFramerInHeader(t *testing.T) {
-	f := new(framer)
-	steps := []struct {
-		feed string
-		want bool
-	}{
-		{"", false},
-		{"GET / HT", true},
-		{"TP/1.1\r\nHost: a\r\n", true},
-		{"\r\n", false},
-		{"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n", false},
-		{"12345", false}, // body, not header
-		{"67890", false},
-		{"\r\n", false}, // a stray line break between requests
-	}
-	for i, s := range steps {
-		f.feed([]byte(s.feed))
-		if got := f.inHeader(); got != s.want {
-			t.Errorf("step %d (%q): inHeader = %v, want %v", i, s.feed, got, s.want)
-		}
-	}
-}
-
-// TestVHostFramerAllocs pins that following a keep-alive connection costs
-// no allocation per request.
-func TestVHostFramerAllocs(t *testing.T) {
-	var f framer
-	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n")
-	f.feed(req) // the line buffer grows once
-	f.claim("GET", "/index.html")
-	allocs := testing.AllocsPerRun(1000, func() {
-		f.feed(req)
-		if f.claim("GET", "/index.html") {
-			t.Fatal("conflict reported for a plain GET")
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%.1f allocations per request, want 0", allocs)
-	}
-}
-
-// appendFile stands for one file opened twice with O_APPEND: each out
-// appends its writes to the same text, one write at a time.
 type appendFile struct {
 	mu     sync.Mutex
 	text   []byte
