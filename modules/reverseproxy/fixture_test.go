@@ -30,6 +30,9 @@ type fixture struct {
 	log   *testutil.SyncBuffer
 	trust *forwarded.Trusted
 	kill  chan struct{}
+	// maxBody, when set, limits request bodies as
+	// server.limits.max_body_bytes does.
+	maxBody int64
 
 	mu      sync.Mutex
 	lastErr error
@@ -77,6 +80,9 @@ func newFixture(t *testing.T, prefix, body string, trusted ...string) *fixture {
 // the connection.
 func (f *fixture) dispatch(w http.ResponseWriter, r *http.Request) {
 	r = f.trust.Rewrite(r)
+	if f.maxBody > 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, f.maxBody)
+	}
 	tw := &gatewaytest.TrackingWriter{ResponseWriter: w}
 	err := f.h.ServeHTTP(tw, r)
 	if err == nil {

@@ -578,3 +578,57 @@ health_check {
 		t.Errorf("health check over the socket failed:\n%s", f.log.String())
 	}
 }
+
+func TestReverseProxyBodyOverLimit(t *testing.T) {
+	up := echo(t, "a")
+	f := newFixture(t, "/", toList(up.URL))
+	f.maxBody = 1000
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(strings.Repeat("x", 5000))
+		if chunked {
+			body = io.MultiReader(body) // no length: sent chunked
+		}
+		resp, _ := f.do(newRequest(t, "POST", f.srv.URL+"/", body))
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked %v: status %d, want 413 (%v)", chunked, resp.StatusCode, f.lastError())
+		}
+	}
+}
+
+func TestReverseProxyOverHTTP2(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" first\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "second\n")
+	}))
+	t.Cleanup(up.Close)
+	f := newFixture(t, "/", toList(up.URL))
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(f.dispatch))
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	resp, err := h2.Client().Get(h2.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("client spoke %s", resp.Proto)
+	}
+	br := bufio.NewReader(resp.Body)
+	line := make(chan string, 1)
+	go func() {
+		l, _ := br.ReadString('\n')
+		line <- l
+	}()
+	// The upstream is spoken to over HTTP/1.1 whatever the client speaks.
+	if got := testutil.Recv(t, line, 5*time.Second, "the first chunk over HTTP/2"); got != "HTTP/1.1 first\n" {
+		t.Errorf("first line %q", got)
+	}
+	close(release)
+	if rest, _ := io.ReadAll(br); string(rest) != "second\n" {
+		t.Errorf("rest %q", rest)
+	}
+}
