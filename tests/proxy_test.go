@@ -65,6 +65,7 @@ func getBody(t *testing.T, client *http.Client, url string, hdr ...string) (int,
 
 func TestProxyGoUpstream(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "gunicorn")
 		fmt.Fprintf(w, "uri=%s host=%s xff=%s fwd=%s", r.RequestURI, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("Forwarded"))
 	}))
 	defer up.Close()
@@ -79,10 +80,20 @@ func TestProxyGoUpstream(t *testing.T) {
 		t.Errorf("httpd -S (%d):\n%s", code, out)
 	}
 	s := h.Start(cfg)
-	status, body := getBody(t, http.DefaultClient, s.URL("/api/x?q=1"), "X-Forwarded-For", "6.6.6.6")
+	req, _ := http.NewRequest("GET", s.URL("/api/x?q=1"), nil)
+	req.Header.Set("X-Forwarded-For", "6.6.6.6")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	want := fmt.Sprintf("uri=/x?q=1 host=%s xff=127.0.0.1 fwd=for=127.0.0.1;host=\"%s\";proto=http", s.Addr, s.Addr)
-	if status != 200 || body != want {
-		t.Errorf("got %d %q, want %q", status, body, want)
+	if resp.StatusCode != 200 || string(b) != want {
+		t.Errorf("got %d %q, want %q", resp.StatusCode, b, want)
+	}
+	if sv := resp.Header.Values("Server"); len(sv) != 1 || sv[0] != "httpd" {
+		t.Errorf("Server = %q, want this server's alone", sv)
 	}
 	if status, body := getBody(t, http.DefaultClient, s.URL("/")); status != 200 || body != "static\n" {
 		t.Errorf("outside the mount: %d %q", status, body)

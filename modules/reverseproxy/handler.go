@@ -173,10 +173,12 @@ func (m *Module) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 	stateOf(r.Context()).err = err
 }
 
-// modifyResponse notes a protocol switch. Over HTTP/2 a connection
-// cannot be handed over, so the switch is refused (a 502, as
-// ReverseProxy answers it).
+// modifyResponse drops the upstream's Server field, as nginx does: the
+// client talks to this server, which names itself. It notes a protocol
+// switch; over HTTP/2 a connection cannot be handed over, so the switch
+// is refused (a 502, as ReverseProxy answers it).
 func (m *Module) modifyResponse(resp *http.Response) error {
+	resp.Header.Del("Server")
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return nil
 	}

@@ -50,13 +50,15 @@ func TestReverseProxyRequest(t *testing.T) {
 			w.Header().Set("Connection", "X-Secret")
 			w.Header().Set("X-Secret", "hop")
 			w.Header().Set("Set-Cookie", "a=1")
+			w.Header().Set("Server", "gunicorn")
 			w.WriteHeader(http.StatusTeapot)
 			io.WriteString(w, "short and stout")
 		}))
 		defer up.Close()
 		f := newFixture(t, "/", toList(up.URL))
 		resp, body := f.get("/")
-		if resp.StatusCode != http.StatusTeapot || body != "short and stout" || resp.Header.Get("Set-Cookie") != "a=1" || resp.Header.Get("X-Secret") != "" {
+		if resp.StatusCode != http.StatusTeapot || body != "short and stout" || resp.Header.Get("Set-Cookie") != "a=1" || resp.Header.Get("X-Secret") != "" ||
+			resp.Header.Get("Server") != "" {
 			t.Errorf("got %d %q %v", resp.StatusCode, body, resp.Header)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,7 +142,7 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	if a, ok := c.Attributes["lb_policy"]; ok {
 		m.Policy, ds = registry.String(c, "lb_policy", dc.Eval, RoundRobin)
 		diags = append(diags, ds...)
-		if !ds.HasErrors() && !contains(policies, m.Policy) {
+		if !ds.HasErrors() && !slices.Contains(policies, m.Policy) {
 			detail := fmt.Sprintf("%q is not a load-balancing policy: write one of %s.", m.Policy, strings.Join(policies, ", "))
 			if s := suggest(m.Policy, policies); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
@@ -467,15 +468,6 @@ func (m *Module) Describe() string {
 	}
 	fmt.Fprintf(&b, ", connect %s, response_header %s)", m.ConnectTimeout, rh)
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns the choice closest to s, if one is close.
