@@ -42,7 +42,7 @@
 // connections (max_idle_conns per upstream, closed after timeout.idle),
 // no proxy from the environment, no transparent decompression (bytes pass
 // as they are), connect and response_header timeouts; unix: upstreams go
-// through its DialContext. A per-request RoundTripper in front of it
+// through its DialContext. A RoundTripper in front of it
 // picks the upstream (round_robin, least_conn by requests in flight,
 // ip_hash on the client's address, first) among those in rotation; when
 // the connection fails (refused, unreachable, connect timeout) nothing of
