@@ -3,6 +3,7 @@ package conf
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"httpd/internal/forwarded"
 	"httpd/registry"
 )
 
@@ -49,6 +52,10 @@ type Server struct {
 	// vhost/h2 unless HTTP1Engine is EngineNetHTTP.
 	HTTP2Engine string
 	TLS         ServerTLS
+	// TrustedProxies are the peers whose X-Forwarded-For, Forwarded and
+	// X-Forwarded-* headers are believed (see package
+	// internal/forwarded); empty, no one's are.
+	TrustedProxies []netip.Prefix
 }
 
 // ServerTLS is the server.tls block: settings every TLS listener shares.
@@ -301,7 +308,7 @@ func (d *decoder) path(p string) string {
 var serverSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "data_dir"}, {Name: "shutdown_timeout"}, {Name: "user"}, {Name: "group"},
-		{Name: "http1_engine"}, {Name: "http2_engine"},
+		{Name: "http1_engine"}, {Name: "http2_engine"}, {Name: "trusted_proxies"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "limits"}, {Type: "tls"}},
 }
@@ -355,6 +362,8 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 	diags = append(diags, ds...)
 	s.HTTP2Engine, ds = oneOf(c, "http2_engine", d.ectx, s.HTTP2Engine, EngineNative, EngineNetHTTP)
 	diags = append(diags, ds...)
+	s.TrustedProxies, ds = d.trustedProxies(c)
+	diags = append(diags, ds...)
 	var tlsBlock *hcl.Block
 	for _, lb := range c.Blocks {
 		if lb.Type == "tls" {
@@ -393,6 +402,36 @@ func (d *decoder) decodeServer(b *hcl.Block) hcl.Diagnostics {
 		diags = append(diags, ds...)
 	}
 	return diags
+}
+
+// trustedProxies reads server.trusted_proxies: CIDRs, or single
+// addresses. A bad entry's diagnostic points at the entry itself when
+// the list is written out in the file.
+func (d *decoder) trustedProxies(c *hcl.BodyContent) ([]netip.Prefix, hcl.Diagnostics) {
+	list, diags := registry.StringList(c, "trusted_proxies", d.ectx, nil)
+	if diags.HasErrors() || len(list) == 0 {
+		return nil, diags
+	}
+	a := c.Attributes["trusted_proxies"]
+	var elems []hclsyntax.Expression
+	if tc, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && len(tc.Exprs) == len(list) {
+		elems = tc.Exprs
+	}
+	var out []netip.Prefix
+	for i, s := range list {
+		p, err := forwarded.ParsePrefix(strings.TrimSpace(s))
+		if err == nil {
+			out = append(out, p)
+			continue
+		}
+		d := registry.AttrError(a, "Invalid trusted proxy",
+			fmt.Sprintf("%q is not a CIDR or an IP address: write networks such as \"10.0.0.0/8\" or \"fd00::/8\", or single addresses such as \"127.0.0.1\".", s))
+		if elems != nil {
+			d.Subject = elems[i].Range().Ptr()
+		}
+		diags = append(diags, d)
+	}
+	return out, diags
 }
 
 // maxTicketRotation bounds server.tls.ticket_rotation: a ticket key

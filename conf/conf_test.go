@@ -51,6 +51,9 @@ func TestConfDefaults(t *testing.T) {
 	if s.TLS != (conf.ServerTLS{SessionTickets: true, TicketRotation: 12 * time.Hour, PostQuantum: true}) {
 		t.Errorf("TLS = %+v, want session tickets on, rotated every 12h", s.TLS)
 	}
+	if s.TrustedProxies != nil {
+		t.Errorf("TrustedProxies = %v, want none", s.TrustedProxies)
+	}
 	if l := cfg.Log; l != (conf.Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info"}) {
 		t.Errorf("Log = %+v", l)
 	}
@@ -84,6 +87,7 @@ server {
   data_dir         = "/tmp/httpd-data"
   shutdown_timeout = "1m30s"
   user             = "www-data"
+  trusted_proxies  = ["10.0.0.0/8", "::1"]
   limits {
     read_header_timeout = "2s"
     read_timeout        = "3s"
@@ -127,6 +131,9 @@ vhost "a.test" {
 	}
 	if s.TLS != (conf.ServerTLS{SessionTickets: false, TicketRotation: time.Hour, PostQuantum: false}) {
 		t.Errorf("TLS = %+v", s.TLS)
+	}
+	if fmt.Sprint(s.TrustedProxies) != "[10.0.0.0/8 ::1/128]" {
+		t.Errorf("TrustedProxies = %v", s.TrustedProxies)
 	}
 	if l := cfg.Log; l.Access != filepath.Join(root, "logs/access.log") || l.Error != "/var/log/httpd-error.log" || l.Format != "common" || l.Level != "warn" {
 		t.Errorf("Log = %+v", l)

@@ -21,6 +21,7 @@ import (
 
 	"httpd/certs"
 	"httpd/conf"
+	"httpd/internal/forwarded"
 	"httpd/registry"
 	"httpd/vhost/h1"
 	"httpd/vhost/h2"
@@ -85,7 +86,8 @@ type generation struct {
 	sites      []*site
 	tables     map[string]*hostTable // listener address → names; plain listeners of TLS vhosts map to redirect sites
 	access     *accessLog
-	certs      *certManager // nil when no vhost uses tls = "auto" or "internal"
+	certs      *certManager       // nil when no vhost uses tls = "auto" or "internal"
+	trust      *forwarded.Trusted // server.trusted_proxies; nil trusts no one
 	inflight   atomic.Int64
 	retireOnce sync.Once // cleanup runs once, however often the generation is retired
 }
@@ -108,7 +110,8 @@ func (g *generation) release() { g.inflight.Add(-1) }
 // Env shares across vhosts; src is the server's certificate sources. On
 // error nothing is left running.
 func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env, src *certSources) (*generation, error) {
-	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access}
+	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access,
+		trust: forwarded.NewTrusted(cfg.Server.TrustedProxies)}
 	if err := g.startCerts(ctx, src, log); err != nil {
 		return nil, err
 	}
@@ -561,6 +564,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g := l.s.acquire()
 	defer g.release()
+	// From here on the client is the one a trusted proxy names, for
+	// every log line and gateway alike.
+	r = g.trust.Rewrite(r)
 	t := g.tables[l.addr]
 	if t == nil { // the listener is closing: this config does not use it
 		w.Header().Set("Connection", "close")

@@ -7,6 +7,7 @@ import (
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/redirect"
+	_ "httpd/modules/reverseproxy"
 	_ "httpd/modules/static"
 	_ "httpd/modules/wsgi"
 )
