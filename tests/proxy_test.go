@@ -286,6 +286,9 @@ func TestProxyWebSocket(t *testing.T) {
 			t.Errorf("echo of %d bytes came back as %d bytes", len(msg), len(back))
 		}
 	}
+	// The access log records the switch of protocols once the pipe ends.
+	ws.Close()
+	s.WaitStdout(`"GET /ws/chat HTTP/1.1" 101 `, 5*time.Second)
 }
 
 func TestProxyUpstreamDown(t *testing.T) {

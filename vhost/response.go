@@ -97,8 +97,15 @@ func (rw *responseWriter) Flush() {
 }
 
 func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
+	if err == nil && !rw.wroteHeader {
+		// A handler takes the connection over to switch protocols
+		// (a proxied WebSocket): the access log records the 101 it
+		// writes itself.
+		rw.status = http.StatusSwitchingProtocols
+	}
 	rw.wroteHeader = true
-	return http.NewResponseController(rw.ResponseWriter).Hijack()
+	return c, brw, err
 }
 
 // Unwrap gives http.ResponseController the writer beneath.
