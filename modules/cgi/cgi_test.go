@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"httpd/internal/gateway"
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -142,7 +143,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("HTTPD_SERVER_SECRET", "must-not-leak")
 	f := newFixture(t, "")
 	f.child("env")
-	req := mustRequest(t, "POST", f.srv.URL+"/cgi-bin/env/a%20b/c?x=1&y=%2F", strings.NewReader("abc"))
+	req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/env/a%20b/c?x=1&y=%2F", strings.NewReader("abc"))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Add("X-Multi", "one")
 	req.Header.Add("X-Multi", "two")
@@ -211,7 +212,7 @@ func TestEnvironment(t *testing.T) {
 func TestPassAuth(t *testing.T) {
 	f := newFixture(t, "pass_auth = true")
 	f.child("env")
-	req := mustRequest(t, "GET", f.srv.URL+"/cgi-bin/env", nil)
+	req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/cgi-bin/env", nil)
 	req.Header.Set("Authorization", "Basic c2VjcmV0")
 	req.Header.Set("Proxy-Authorization", "Basic c2VjcmV0")
 	env := getEnv(t, f, req)
@@ -240,12 +241,12 @@ func TestHTTP2AndTLS(t *testing.T) {
 	})
 	f.child("env")
 	f.child("echo")
-	env := getEnv(t, f, mustRequest(t, "GET", f.srv.URL+"/cgi-bin/env", nil))
+	env := getEnv(t, f, gatewaytest.NewRequest(t, "GET", f.srv.URL+"/cgi-bin/env", nil))
 	if env["HTTPS"] != "on" || env["SERVER_PROTOCOL"] != "HTTP/2.0" || env["REQUEST_SCHEME"] != "https" {
 		t.Errorf("HTTPS=%q SERVER_PROTOCOL=%q REQUEST_SCHEME=%q", env["HTTPS"], env["SERVER_PROTOCOL"], env["REQUEST_SCHEME"])
 	}
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
-	resp, body := f.do(mustRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", bytes.NewReader(data)))
+	resp, body := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", bytes.NewReader(data)))
 	if resp.StatusCode != 200 || body != string(data) {
 		t.Errorf("h2 echo: status %d, %d bytes back of %d", resp.StatusCode, len(body), len(data))
 	}
@@ -264,7 +265,7 @@ func TestPathInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			env := getEnv(t, f, mustRequest(t, "GET", f.srv.URL+tt.path, nil))
+			env := getEnv(t, f, gatewaytest.NewRequest(t, "GET", f.srv.URL+tt.path, nil))
 			if env["SCRIPT_NAME"] != tt.script || env["PATH_INFO"] != tt.info {
 				t.Errorf("SCRIPT_NAME=%q PATH_INFO=%q, want %q %q", env["SCRIPT_NAME"], env["PATH_INFO"], tt.script, tt.info)
 			}
@@ -289,18 +290,18 @@ func TestLargePost(t *testing.T) {
 			rand.Read(data)
 			sum := sha256.Sum256(data)
 
-			resp, body := f.do(mustRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", bytes.NewReader(data)))
+			resp, body := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", bytes.NewReader(data)))
 			if resp.StatusCode != 200 || sha256.Sum256([]byte(body)) != sum {
 				t.Fatalf("echo: status %d, %d bytes back (%s)", resp.StatusCode, len(body), f.lastError())
 			}
 			// A body of unknown length: chunked on the wire.
-			req := mustRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", io.MultiReader(bytes.NewReader(data)))
+			req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/echo", io.MultiReader(bytes.NewReader(data)))
 			req.ContentLength = -1
 			resp, body = f.do(req)
 			if resp.StatusCode != 200 || sha256.Sum256([]byte(body)) != sum {
 				t.Fatalf("chunked echo: status %d, %d bytes back (%s)", resp.StatusCode, len(body), f.lastError())
 			}
-			req = mustRequest(t, "POST", f.srv.URL+"/cgi-bin/count", io.MultiReader(strings.NewReader("hello")))
+			req = gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/count", io.MultiReader(strings.NewReader("hello")))
 			req.ContentLength = -1
 			_, body = f.do(req)
 			want := "5 5"
@@ -321,7 +322,7 @@ n=$(wc -c)
 echo "read $n"
 `)
 	pr, pw := io.Pipe()
-	req := mustRequest(t, "POST", f.srv.URL+"/cgi-bin/early", pr)
+	req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/cgi-bin/early", pr)
 	req.ContentLength = 1 << 20
 	go pw.Write(make([]byte, 1000))
 	resp, err := f.srv.Client().Do(req)
@@ -377,7 +378,7 @@ func TestResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := client.Do(mustRequest(t, tt.method, f.srv.URL+tt.path, nil))
+			resp, err := client.Do(gatewaytest.NewRequest(t, tt.method, f.srv.URL+tt.path, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -399,7 +400,7 @@ func TestResponses(t *testing.T) {
 
 	t.Run("internal redirect", func(t *testing.T) {
 		for _, method := range []string{"GET", "POST"} {
-			req := mustRequest(t, method, f.srv.URL+"/cgi-bin/local?orig=1", strings.NewReader("data"))
+			req := gatewaytest.NewRequest(t, method, f.srv.URL+"/cgi-bin/local?orig=1", strings.NewReader("data"))
 			req.Header.Set("X-Keep", "yes")
 			req.Header.Set("Content-Type", "text/plain")
 			env := getEnv(t, f, req)
@@ -542,7 +543,7 @@ func TestProgram(t *testing.T) {
 				}
 				return
 			}
-			env := getEnv(t, f, mustRequest(t, "GET", f.srv.URL+tt.target, nil))
+			env := getEnv(t, f, gatewaytest.NewRequest(t, "GET", f.srv.URL+tt.target, nil))
 			want := map[string]string{
 				"SCRIPT_NAME":     "/git",
 				"PATH_INFO":       tt.info,
@@ -634,7 +635,7 @@ func TestDisconnectKillsGroup(t *testing.T) {
 	f := newFixture(t, "")
 	f.script("hang", pidScript(`printf 'Content-Type: text/plain\n\nstarted\n'`))
 	ctx, cancel := context.WithCancel(context.Background())
-	req := mustRequest(t, "GET", f.srv.URL+"/cgi-bin/hang", nil).WithContext(ctx)
+	req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/cgi-bin/hang", nil).WithContext(ctx)
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -229,21 +229,12 @@ func (f *fixture) child(name string) {
 
 func (f *fixture) get(path string) (*http.Response, string) {
 	f.t.Helper()
-	return f.do(mustRequest(f.t, "GET", f.srv.URL+path, nil))
+	return f.do(gatewaytest.NewRequest(f.t, "GET", f.srv.URL+path, nil))
 }
 
 func (f *fixture) do(req *http.Request) (*http.Response, string) {
 	f.t.Helper()
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return resp, string(b)
+	return gatewaytest.Do(f.t, f.srv.Client(), req)
 }
 
 func (f *fixture) lastError() string {
@@ -253,15 +244,6 @@ func (f *fixture) lastError() string {
 		return ""
 	}
 	return f.errors[len(f.errors)-1].Error()
-}
-
-func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
 }
 
 // readPids reads the pids a script recorded in $OUT/pids, waiting until

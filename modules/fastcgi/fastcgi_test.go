@@ -17,38 +17,21 @@ import (
 	"testing"
 	"time"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	wire "httpd/modules/fastcgi/fcgi"
 )
 
 // get fetches path from the fixture's server.
-func (f *fixture) get(path string) (*http.Response, string) {
-	f.t.Helper()
-	return f.do(mustRequest(f.t, "GET", f.srv.URL+path, nil))
-}
-
+// do sends req to the fixture's server, not following redirects.
 func (f *fixture) do(req *http.Request) (*http.Response, string) {
 	f.t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return resp, string(b)
+	return gatewaytest.Do(f.t, nil, req)
 }
 
-func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
+func (f *fixture) get(path string) (*http.Response, string) {
+	f.t.Helper()
+	return f.do(gatewaytest.NewRequest(f.t, "GET", f.srv.URL+path, nil))
 }
 
 // phpSite is a document root with a few scripts and files.
@@ -96,7 +79,7 @@ func TestFastCGIParams(t *testing.T) {
 front_controller = "/index.php"
 env = { APP_ENV = "prod" }`, p.to))
 
-	req := mustRequest(t, "POST", f.srv.URL+"/info.php/extra/a%20b?x=1&y=%2F", strings.NewReader("abc"))
+	req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php/extra/a%20b?x=1&y=%2F", strings.NewReader("abc"))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("X-Custom", "yes")
 	req.Header.Set("Authorization", "Basic c2VjcmV0")
@@ -134,7 +117,7 @@ env = { APP_ENV = "prod" }`, p.to))
 	}
 
 	t.Run("front controller", func(t *testing.T) {
-		got := params(t, f, mustRequest(t, "GET", f.srv.URL+"/post/42?page=2", nil))
+		got := params(t, f, gatewaytest.NewRequest(t, "GET", f.srv.URL+"/post/42?page=2", nil))
 		if got["SCRIPT_NAME"] != "/index.php" || got["REQUEST_URI"] != "/post/42?page=2" ||
 			got["SCRIPT_FILENAME"] != filepath.Join(root, "index.php") || got["PATH_INFO"] != "" {
 			t.Errorf("front controller params: %v", got)
@@ -144,14 +127,14 @@ env = { APP_ENV = "prod" }`, p.to))
 		}
 	})
 	t.Run("index", func(t *testing.T) {
-		got := params(t, f, mustRequest(t, "GET", f.srv.URL+"/blog/", nil))
+		got := params(t, f, gatewaytest.NewRequest(t, "GET", f.srv.URL+"/blog/", nil))
 		if got["SCRIPT_NAME"] != "/blog/index.php" || got["REQUEST_URI"] != "/blog/" {
 			t.Errorf("index params: %v", got)
 		}
 	})
 	t.Run("chunked body", func(t *testing.T) {
 		body := strings.Repeat("x", 100)
-		req := mustRequest(t, "POST", f.srv.URL+"/info.php", io.MultiReader(strings.NewReader(body)))
+		req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", io.MultiReader(strings.NewReader(body)))
 		req.ContentLength = -1
 		got := params(t, f, req)
 		if got["CONTENT_LENGTH"] != "100" {
@@ -163,7 +146,7 @@ env = { APP_ENV = "prod" }`, p.to))
 func TestFastCGIPassAuth(t *testing.T) {
 	p := newRawPeer(t, echoParams)
 	f := newFixture(t, phpSite(t), fmt.Sprintf("to = %q\npass_auth = true", p.to))
-	req := mustRequest(t, "GET", f.srv.URL+"/info.php", nil)
+	req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/info.php", nil)
 	req.Header.Set("Authorization", "Basic c2VjcmV0")
 	if got := params(t, f, req); got["HTTP_AUTHORIZATION"] != "Basic c2VjcmV0" {
 		t.Errorf("HTTP_AUTHORIZATION = %q", got["HTTP_AUTHORIZATION"])
@@ -183,7 +166,7 @@ func TestFastCGIStdPeer(t *testing.T) {
 	}))
 	root := phpSite(t)
 	f := newFixture(t, root, fmt.Sprintf("to = %q", p.to))
-	resp, body := f.do(mustRequest(t, "PUT", f.srv.URL+"/info.php/x?q=1", strings.NewReader("payload")))
+	resp, body := f.do(gatewaytest.NewRequest(t, "PUT", f.srv.URL+"/info.php/x?q=1", strings.NewReader("payload")))
 	if resp.StatusCode != 200 || body != fmt.Sprintf("PUT /info.php/x?q=1 %s body=\"payload\"", strings.TrimPrefix(f.srv.URL, "http://")) {
 		t.Fatalf("%d %q (%v)", resp.StatusCode, body, f.lastError())
 	}
@@ -216,7 +199,7 @@ func TestFastCGIStdinStreams(t *testing.T) {
 
 	const size = 8 << 20
 	pr, pw := io.Pipe()
-	req := mustRequest(t, "POST", f.srv.URL+"/info.php", pr)
+	req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", pr)
 	req.ContentLength = size
 	type result struct {
 		resp *http.Response
@@ -256,7 +239,7 @@ func TestFastCGIKeepConn(t *testing.T) {
 		if i%2 == 1 {
 			body = strings.NewReader("some body")
 		}
-		resp, got := f.do(mustRequest(t, "POST", f.srv.URL+"/info.php", body))
+		resp, got := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", body))
 		if resp.StatusCode != 200 || got != "ok" {
 			t.Fatalf("request %d: %d %q (%v)", i, resp.StatusCode, got, f.lastError())
 		}
@@ -322,7 +305,7 @@ func TestFastCGIRetryClosedConn(t *testing.T) {
 	if !strings.Contains(f.log.String(), "retrying on a new one") {
 		t.Errorf("no retry logged:\n%s", f.log.String())
 	}
-	resp, _ := f.do(mustRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader("body")))
+	resp, _ := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader("body")))
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("POST on a connection closed under it: %d, want 502", resp.StatusCode)
 	}
@@ -460,7 +443,7 @@ func TestFastCGIClientGone(t *testing.T) {
 	writeFile(t, root, "ticker.php", "")
 	f := newFixture(t, root, fmt.Sprintf("to = %q", p.to))
 	ctx, cancel := context.WithCancel(context.Background())
-	req := mustRequest(t, "GET", f.srv.URL+"/ticker.php", nil).WithContext(ctx)
+	req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/ticker.php", nil).WithContext(ctx)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -614,7 +597,7 @@ func TestFastCGIMalformed(t *testing.T) {
 				return false
 			})
 			f := newFixture(t, phpSite(t), fmt.Sprintf("to = %q\ntimeout = \"10s\"", p.to))
-			req := mustRequest(t, "GET", f.srv.URL+"/info.php", nil)
+			req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/info.php", nil)
 			c := &http.Client{Timeout: 20 * time.Second}
 			resp, err := c.Do(req)
 			if err == nil {
@@ -676,7 +659,7 @@ func TestFastCGIBodyErrors(t *testing.T) {
 		h.ServeHTTP(w, r)
 	})
 	for _, chunked := range []bool{false, true} {
-		req := mustRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader(strings.Repeat("x", 5000)))
+		req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader(strings.Repeat("x", 5000)))
 		if chunked {
 			req.ContentLength = -1
 		}
@@ -685,7 +668,7 @@ func TestFastCGIBodyErrors(t *testing.T) {
 			t.Errorf("chunked %v: status %d, want 413 (%v)", chunked, resp.StatusCode, f.lastError())
 		}
 	}
-	resp, got := f.do(mustRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader("small")))
+	resp, got := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/info.php", strings.NewReader("small")))
 	if resp.StatusCode != 200 || got != "ok" {
 		t.Errorf("small body: %d %q (%v)", resp.StatusCode, got, f.lastError())
 	}
@@ -697,7 +680,7 @@ func TestFastCGIHead(t *testing.T) {
 		fmt.Fprint(w, "a body the client must not get")
 	}))
 	f := newFixture(t, phpSite(t), fmt.Sprintf("to = %q", p.to))
-	resp, body := f.do(mustRequest(t, "HEAD", f.srv.URL+"/info.php", nil))
+	resp, body := f.do(gatewaytest.NewRequest(t, "HEAD", f.srv.URL+"/info.php", nil))
 	if resp.StatusCode != 200 || body != "" || resp.Header.Get("X-Method") != "HEAD" {
 		t.Errorf("%d %q %q", resp.StatusCode, body, resp.Header.Get("X-Method"))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/registry"
 )
 
@@ -204,7 +205,7 @@ func TestFastCGIFrontControllerMissing(t *testing.T) {
 func TestFastCGIServesFiles(t *testing.T) {
 	root := routeSite(t)
 	f := newFixture(t, root, `to = "unix:/nonexistent.sock"`)
-	req := mustRequest(t, "GET", f.srv.URL+"/style.css", nil)
+	req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/style.css", nil)
 	req.Header.Set("Range", "bytes=0-3")
 	resp, body := f.do(req)
 	if resp.StatusCode != 206 || body != "body" || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || resp.Header.Get("Etag") == "" {
@@ -218,7 +219,7 @@ func TestFastCGIServesFiles(t *testing.T) {
 	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/blog/" {
 		t.Errorf("directory: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, _ = f.do(mustRequest(t, "DELETE", f.srv.URL+"/style.css", nil))
+	resp, _ = f.do(gatewaytest.NewRequest(t, "DELETE", f.srv.URL+"/style.css", nil))
 	if resp.StatusCode != 405 {
 		t.Errorf("DELETE of a file: %d, want 405", resp.StatusCode)
 	}

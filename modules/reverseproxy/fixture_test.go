@@ -107,31 +107,12 @@ func (f *fixture) lastError() error {
 // do sends req and returns the response with its body read.
 func (f *fixture) do(req *http.Request) (*http.Response, string) {
 	f.t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return resp, string(b)
+	return gatewaytest.Do(f.t, nil, req)
 }
 
 func (f *fixture) get(path string) (*http.Response, string) {
 	f.t.Helper()
-	return f.do(newRequest(f.t, "GET", f.srv.URL+path, nil))
-}
-
-func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return f.do(gatewaytest.NewRequest(f.t, "GET", f.srv.URL+path, nil))
 }
 
 // seen is what the echo upstream reports about a request.

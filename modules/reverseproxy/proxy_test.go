@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/net/websocket"
 
+	"httpd/internal/gateway/gatewaytest"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -25,7 +26,7 @@ func TestReverseProxyRequest(t *testing.T) {
 	up := echo(t, "a")
 	f := newFixture(t, "/api/", toList(up.URL+"/base"))
 
-	req := newRequest(t, "POST", f.srv.URL+"/api/x/a%2Fb?q=1&r=%20", strings.NewReader("hello"))
+	req := gatewaytest.NewRequest(t, "POST", f.srv.URL+"/api/x/a%2Fb?q=1&r=%20", strings.NewReader("hello"))
 	req.Host = "front.example"
 	req.Header.Set("Connection", "X-Hop")
 	req.Header.Set("X-Hop", "dropped")
@@ -64,7 +65,7 @@ func TestReverseProxyRequest(t *testing.T) {
 	})
 	t.Run("upstream host", func(t *testing.T) {
 		f := newFixture(t, "/", toList(up.URL)+"\npreserve_host = false")
-		s := f.seenBy(newRequest(t, "GET", f.srv.URL+"/", nil))
+		s := f.seenBy(gatewaytest.NewRequest(t, "GET", f.srv.URL+"/", nil))
 		if s.Host != strings.TrimPrefix(up.URL, "http://") {
 			t.Errorf("Host = %q, want the upstream's", s.Host)
 		}
@@ -72,7 +73,7 @@ func TestReverseProxyRequest(t *testing.T) {
 	t.Run("header_up", func(t *testing.T) {
 		f := newFixture(t, "/", toList(up.URL)+`
 header_up = { "X-Real-IP" = "{remote_addr}", "X-Via" = "{scheme}://{host}{uri}", "X-Drop" = "" }`)
-		req := newRequest(t, "GET", f.srv.URL+"/p?q", nil)
+		req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/p?q", nil)
 		req.Host = "h.example"
 		req.Header.Set("X-Drop", "x")
 		s := f.seenBy(req)
@@ -97,7 +98,7 @@ func TestReverseProxyStripPrefix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.prefix+" "+tt.path, func(t *testing.T) {
 			f := newFixture(t, tt.prefix, toList(up.URL)+"\nstrip_prefix = true")
-			if s := f.seenBy(newRequest(t, "GET", f.srv.URL+tt.path, nil)); s.URI != tt.want {
+			if s := f.seenBy(gatewaytest.NewRequest(t, "GET", f.srv.URL+tt.path, nil)); s.URI != tt.want {
 				t.Errorf("upstream got %q, want %q", s.URI, tt.want)
 			}
 		})
@@ -134,7 +135,7 @@ func TestReverseProxyForwardedHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, "/", toList(up.URL)+`
 header_up = { "X-Real-IP" = "{remote_addr}" }`, tt.trusted...)
-			req := newRequest(t, "GET", f.srv.URL+"/", nil)
+			req := gatewaytest.NewRequest(t, "GET", f.srv.URL+"/", nil)
 			req.Host = "front.example"
 			for k, v := range spoof {
 				req.Header.Set(k, v)
@@ -173,7 +174,7 @@ func (f *fixture) names(n int, path string, hdr ...string) string {
 	f.t.Helper()
 	var out []string
 	for range n {
-		req := newRequest(f.t, "GET", f.srv.URL+path, nil)
+		req := gatewaytest.NewRequest(f.t, "GET", f.srv.URL+path, nil)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -263,7 +264,7 @@ func TestReverseProxyRefusedUpstreamSkipped(t *testing.T) {
 		t.Errorf("GETs went to %q", got)
 	}
 	// A POST too: nothing was sent to the dead one.
-	resp, body := f.do(newRequest(t, "POST", f.srv.URL+"/", strings.NewReader("body")))
+	resp, body := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/", strings.NewReader("body")))
 	if resp.StatusCode != 200 || body != "good" {
 		t.Errorf("POST: %d %q (%v)\n%s", resp.StatusCode, body, f.lastError(), f.log.String())
 	}
@@ -484,7 +485,7 @@ func TestReverseProxyUploadStreams(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req := newRequest(t, "PUT", f.srv.URL+"/upload", pr)
+	req := gatewaytest.NewRequest(t, "PUT", f.srv.URL+"/upload", pr)
 	resp, _ := f.do(req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d (%v)", resp.StatusCode, f.lastError())
@@ -571,7 +572,7 @@ health_check {
   interval = "1s"
 }`)
 	for range 3 { // kept connections are reused
-		s := f.seenBy(newRequest(t, "GET", f.srv.URL+"/app/x", nil))
+		s := f.seenBy(gatewaytest.NewRequest(t, "GET", f.srv.URL+"/app/x", nil))
 		if s.Name != "unix" || s.URI != "/app/x" {
 			t.Errorf("upstream saw %+v", s)
 		}
@@ -590,7 +591,7 @@ func TestReverseProxyBodyOverLimit(t *testing.T) {
 		if chunked {
 			body = io.MultiReader(body) // no length: sent chunked
 		}
-		resp, _ := f.do(newRequest(t, "POST", f.srv.URL+"/", body))
+		resp, _ := f.do(gatewaytest.NewRequest(t, "POST", f.srv.URL+"/", body))
 		if resp.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("chunked %v: status %d, want 413 (%v)", chunked, resp.StatusCode, f.lastError())
 		}
