@@ -18,9 +18,27 @@ import (
 type Phase int
 
 const (
-	// PhaseHeaders holds stages that inspect or adjust every request and
-	// response before anything is routed (header rules, access control).
-	PhaseHeaders Phase = 100
+	// PhaseHeader holds stages that act on every response on its way
+	// out, whichever stage produced it, error pages included (header).
+	// They wrap the ResponseWriter; they run outside the error boundary,
+	// so an error a later stage returns reaches the client through them.
+	PhaseHeader Phase = 10
+	// PhaseEncode holds stages that transform response bodies on their
+	// way out (compress). They sit inside PhaseHeader, so header rules
+	// see the final Content-Encoding and Vary.
+	PhaseEncode Phase = 20
+	// PhaseErrors holds stages that see the errors later stages return,
+	// before the vhost turns them into status pages (error_pages). It is
+	// the first phase inside the error boundary and the first that
+	// Env.Pipeline re-enters.
+	PhaseErrors Phase = 50
+	// PhaseAccess holds stages that decide whether the client may have
+	// the resource at all (access, basic_auth); they may answer 403 or
+	// 401.
+	PhaseAccess Phase = 100
+	// PhaseRewrite holds stages that may change the path, and so re-run
+	// the pipeline, or answer with a redirect (rewrite).
+	PhaseRewrite Phase = 150
 	// PhaseRedirect holds stages that may answer with a redirect before
 	// any content is looked up (redirect).
 	PhaseRedirect Phase = 200
@@ -33,10 +51,23 @@ const (
 	PhaseContent Phase = 400
 )
 
+// Outbound reports whether stages of phase p wrap the response on its
+// way out, outside the error boundary: Env.Pipeline does not pass them
+// again, so a re-entered request is not encoded twice.
+func (p Phase) Outbound() bool { return p < PhaseErrors }
+
 func (p Phase) String() string {
 	switch p {
-	case PhaseHeaders:
-		return "headers"
+	case PhaseHeader:
+		return "header"
+	case PhaseEncode:
+		return "encode"
+	case PhaseErrors:
+		return "errors"
+	case PhaseAccess:
+		return "access"
+	case PhaseRewrite:
+		return "rewrite"
 	case PhaseRedirect:
 		return "redirect"
 	case PhaseMount:
@@ -133,6 +164,13 @@ type Env struct {
 	// Dispatch re-enters the vhost's pipeline with a new request, for
 	// internal redirects. It is valid once the generation serves.
 	Dispatch func(w http.ResponseWriter, r *http.Request)
+	// Pipeline is the vhost's pipeline from PhaseErrors on, returning
+	// errors instead of answering them: a stage that runs the request
+	// again on a new path (an internal rewrite, an error page) calls it
+	// with the ResponseWriter it was given, which the outbound stages
+	// already wrap. Count the re-entries with Reentered so that a loop
+	// ends. It is valid once the generation serves.
+	Pipeline Handler
 }
 
 // Shared is a server-wide store of values that outlive a generation,

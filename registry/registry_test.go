@@ -393,7 +393,7 @@ func (nopModule) Wrap(next Handler) Handler                         { return nex
 func TestRegistryRegister(t *testing.T) {
 	newNop := func() Module { return nopModule{} }
 	Register(Info{Name: "registry_test_a", Phase: PhaseMount, Labels: []string{"url_prefix"}, New: newNop})
-	Register(Info{Name: "registry_test_b", Phase: PhaseHeaders, New: newNop})
+	Register(Info{Name: "registry_test_b", Phase: PhaseAccess, New: newNop})
 
 	tests := []struct {
 		name string
@@ -436,7 +436,7 @@ func TestRegistryRegister(t *testing.T) {
 }
 
 func TestRegistryPhaseString(t *testing.T) {
-	for p, want := range map[Phase]string{PhaseHeaders: "headers", PhaseRedirect: "redirect", PhaseMount: "mount", PhaseContent: "content", 7: "phase(7)"} {
+	for p, want := range map[Phase]string{PhaseAccess: "access", PhaseHeader: "header", PhaseEncode: "encode", PhaseErrors: "errors", PhaseRewrite: "rewrite", PhaseRedirect: "redirect", PhaseMount: "mount", PhaseContent: "content", 7: "phase(7)"} {
 		if got := p.String(); got != want {
 			t.Errorf("Phase(%d).String() = %q, want %q", int(p), got, want)
 		}

@@ -18,9 +18,13 @@ import (
 // site is one vhost of a generation: its provisioned modules and the
 // handler they form.
 type site struct {
-	v       *conf.VHost
-	log     *slog.Logger
+	v   *conf.VHost
+	log *slog.Logger
+	// handler is the whole pipeline: the outbound stages (header,
+	// compress) around the error boundary around inner.
 	handler registry.Handler
+	// inner is the pipeline from PhaseErrors on; Env.Pipeline.
+	inner registry.Handler
 	// provisioned lists the modules whose Provision was called, in order,
 	// so cleanup reaches each of them once.
 	provisioned []*conf.ModuleBlock
@@ -74,6 +78,7 @@ func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Log
 		env.DocumentRoot = v.DocumentRoot
 		env.DataDir = cfg.Server.DataDir
 		env.Dispatch = st.dispatch
+		env.Pipeline = registry.HandlerFunc(st.pipeline)
 		st.provisioned = append(st.provisioned, mb)
 		if err := mb.Module.Provision(ctx, &env); err != nil {
 			st.cleanup()
@@ -102,11 +107,37 @@ func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Log
 	if len(rt.mounts) == 0 {
 		h = rt.content
 	}
-	for i := len(outer) - 1; i >= 0; i-- {
+	i := len(outer) - 1
+	for ; i >= 0 && !outer[i].Info.Phase.Outbound(); i-- {
+		h = outer[i].Module.Wrap(h)
+	}
+	st.inner = h
+	if i < 0 {
+		st.handler = h
+		return st, nil
+	}
+	// The outbound stages see every response, error pages included: the
+	// boundary answers errors inside them.
+	h = registry.HandlerFunc(st.boundary)
+	for ; i >= 0; i-- {
 		h = outer[i].Module.Wrap(h)
 	}
 	st.handler = h
 	return st, nil
+}
+
+// boundary runs the inner pipeline and answers its errors, for the
+// outbound stages around it.
+func (st *site) boundary(w http.ResponseWriter, r *http.Request) error {
+	if err := st.inner.ServeHTTP(w, r); err != nil {
+		st.fail(w, r, err)
+	}
+	return nil
+}
+
+// pipeline is Env.Pipeline.
+func (st *site) pipeline(w http.ResponseWriter, r *http.Request) error {
+	return st.inner.ServeHTTP(w, r)
 }
 
 // cleanup releases every provisioned module, last first.
@@ -122,10 +153,11 @@ func (st *site) cleanup() {
 	st.provisioned = nil
 }
 
-// dispatch runs the pipeline for a request and answers errors. Modules
-// reach it through Env.Dispatch for internal redirects.
+// dispatch runs the inner pipeline for a request and answers errors.
+// Modules reach it through Env.Dispatch for internal redirects; w is the
+// writer they were given, which the outbound stages already wrap.
 func (st *site) dispatch(w http.ResponseWriter, r *http.Request) {
-	if err := st.handler.ServeHTTP(w, r); err != nil {
+	if err := st.inner.ServeHTTP(w, r); err != nil {
 		st.fail(w, r, err)
 	}
 }
@@ -146,7 +178,9 @@ func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(rw, r.Body, st.maxBody)
 	}
-	st.dispatch(rw, r)
+	if err := st.handler.ServeHTTP(rw, r); err != nil {
+		st.fail(rw, r, err)
+	}
 	st.access.log(rw, r, st.v.Name)
 	if rw.abort {
 		// Cut the connection: the client must not take a partial body
@@ -168,7 +202,7 @@ func (st *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case status == http.StatusNotFound && !registry.IsNotice(err):
 		level = slog.LevelDebug
 	}
-	rw, _ := w.(*responseWriter)
+	rw := baseWriter(w)
 	if status == registry.StatusClientClosed {
 		if rw != nil {
 			if !rw.wroteHeader {
@@ -212,7 +246,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 		return
 	}
 	for k := range h {
-		if k != "Allow" && k != "Retry-After" && k != "Location" && k != "Server" {
+		if k != "Allow" && k != "Retry-After" && k != "Location" && k != "Server" && k != "Www-Authenticate" && k != "Vary" {
 			delete(h, k)
 		}
 	}
@@ -226,6 +260,22 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(p.body)
 	}
+}
+
+// baseWriter finds the vhost's own writer beneath the wrappers of
+// outbound stages, which give it by Unwrap; nil when there is none.
+func baseWriter(w http.ResponseWriter) *responseWriter {
+	for w != nil {
+		if rw, ok := w.(*responseWriter); ok {
+			return rw
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+	return nil
 }
 
 // isServerHeader reports whether v is the Server value newResponseWriter

@@ -38,7 +38,7 @@ type tlsEcho struct{ vhost string }
 func init() {
 	registry.Register(registry.Info{
 		Name:  "tls_echo",
-		Phase: registry.PhaseHeaders,
+		Phase: registry.PhaseAccess,
 		Doc:   "answer with the vhost name, protocol and TLS state (tests)",
 		New:   func() registry.Module { return new(tlsEcho) },
 	})
