@@ -4,14 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-
-	_ "httpd/modules/header" // for TestReadmeExamples, which loads configs in process
 )
-
-// The header module's README documents the header block. This entry
-// belongs in readmeOwner in readme_test.go, which this change leaves to
-// its owner.
-func init() { readmeOwner["header"] = "header" }
 
 // TestHeader runs httpd with header blocks in front of static files and
 // checks that set, add and remove reach the client, error pages

@@ -18,6 +18,7 @@ import (
 
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/static"
 	_ "httpd/modules/wsgi"
@@ -35,7 +36,7 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 // readmeOwner names the block type each module folder's README documents.
 var readmeOwner = map[string]string{
 	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
-	"static": "static", "wsgi": "wsgi_script_alias",
+	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
