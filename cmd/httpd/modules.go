@@ -3,6 +3,7 @@ package main
 // The modules compiled in. Each registers its vhost block type from init;
 // `httpd -l` lists them.
 import (
+	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/fastcgi"
