@@ -4,12 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	_ "httpd/modules/access"
 )
-
-// The access README is checked by TestReadmeExamples like the others.
-func init() { readmeOwner["access"] = "access" }
 
 const forbiddenPage = "<h1>403 Forbidden</h1>"
 

@@ -16,6 +16,7 @@ import (
 	"httpd/conf"
 	"httpd/registry"
 
+	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/header"
@@ -37,6 +38,7 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 var readmeOwner = map[string]string{
 	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
+	"access": "access",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
