@@ -10,6 +10,7 @@ import (
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/reverseproxy"
+	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
 	_ "httpd/modules/wsgi"
 )
