@@ -21,6 +21,7 @@ import (
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
+	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
 	_ "httpd/modules/wsgi"
 )
@@ -38,7 +39,8 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 var readmeOwner = map[string]string{
 	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
-	"access": "access",
+	"access":  "access",
+	"rewrite": "rewrite",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
