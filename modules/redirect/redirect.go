@@ -3,7 +3,6 @@ package redirect
 import (
 	"context"
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,16 +154,7 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 		if m.status == http.StatusGone {
 			return registry.Errorf(http.StatusGone, "redirect %s: gone", m.prefix)
 		}
-		loc := m.Target(r.URL)
-		h := w.Header()
-		h.Set("Location", loc)
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			h.Set("Content-Type", "text/html; charset=utf-8")
-		}
-		w.WriteHeader(m.status)
-		if r.Method == http.MethodGet {
-			fmt.Fprintf(w, "<a href=\"%s\">%s</a>.\n", html.EscapeString(loc), http.StatusText(m.status))
-		}
+		registry.WriteRedirect(w, r, m.status, m.Target(r.URL))
 		return nil
 	})
 }

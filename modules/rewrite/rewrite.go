@@ -3,7 +3,6 @@ package rewrite
 import (
 	"context"
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -215,16 +214,7 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 			return next.ServeHTTP(w, r)
 		}
 		if m.status != 0 {
-			loc := m.location(r.URL, idx)
-			h := w.Header()
-			h.Set("Location", loc)
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				h.Set("Content-Type", "text/html; charset=utf-8")
-			}
-			w.WriteHeader(m.status)
-			if r.Method == http.MethodGet {
-				fmt.Fprintf(w, "<a href=\"%s\">%s</a>.\n", html.EscapeString(loc), http.StatusText(m.status))
-			}
+			registry.WriteRedirect(w, r, m.status, m.location(r.URL, idx))
 			return nil
 		}
 		path, query := m.Rewrite(r.URL, idx)
