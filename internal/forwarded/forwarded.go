@@ -2,6 +2,7 @@ package forwarded
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -25,27 +26,58 @@ func NewTrusted(prefixes []netip.Prefix) *Trusted {
 	}
 	t := &Trusted{prefixes: make([]netip.Prefix, 0, len(prefixes))}
 	for _, p := range prefixes {
-		a, bits := p.Addr(), p.Bits()
-		if a.Is4In6() && bits >= 96 {
-			a, bits = a.Unmap(), bits-96
-		}
-		t.prefixes = append(t.prefixes, netip.PrefixFrom(a, bits).Masked())
+		t.prefixes = append(t.prefixes, normalise(p))
 	}
 	return t
 }
 
-// ParsePrefix reads one entry of trusted_proxies: a CIDR such as
-// "10.0.0.0/8" or "fd00::/8", or a single address, which stands for
-// itself alone (/32 or /128).
+// normalise masks p (10.1.2.3/8 is 10.0.0.0/8) and takes an IPv4-mapped
+// IPv6 prefix as the IPv4 one, so that it matches what Addr returns.
+func normalise(p netip.Prefix) netip.Prefix {
+	a, bits := p.Addr(), p.Bits()
+	if a.Is4In6() && bits >= 96 {
+		a, bits = a.Unmap(), bits-96
+	}
+	return netip.PrefixFrom(a, bits).Masked()
+}
+
+// ParsePrefix reads one entry of a list of networks (trusted_proxies,
+// access allow and deny): a CIDR such as "10.0.0.0/8" or "fd00::/8", or a
+// single address, which stands for itself alone (/32 or /128). The
+// result is normalised: masked, and an IPv4-mapped IPv6 network is the
+// IPv4 one. An address with a zone is refused, since no client address
+// is matched with its zone.
 func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return normalise(p), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
+	}
+	return normalise(netip.PrefixFrom(a, a.BitLen())), nil
+}
+
+// Addr parses a request's RemoteAddr, "ip:port" or a bare IP (what the
+// listener sets for a client a trusted proxy names), as an address to
+// match against ParsePrefix's networks: IPv4-mapped addresses are the
+// IPv4 ones, zones are dropped. ok is false when it is no IP (a Unix
+// socket peer).
+func Addr(remote string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	if a, err := netip.ParseAddr(remote); err == nil {
+		return a.Unmap().WithZone(""), true
+	}
+	return netip.Addr{}, false
 }
 
 // Contains reports whether ip is in the set. IPv4-mapped IPv6 addresses

@@ -29,6 +29,12 @@ func TestParsePrefix(t *testing.T) {
 		{"127.0.0.1", "127.0.0.1/32", true},
 		{"::1", "::1/128", true},
 		{"fd00::/8", "fd00::/8", true},
+		{"10.1.2.3/8", "10.0.0.0/8", true},
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8", true},
+		{"::ffff:192.0.2.1", "192.0.2.1/32", true},
+		{"2001:db8::1/32", "2001:db8::/32", true},
+		{"0.0.0.0/0", "0.0.0.0/0", true},
+		{"fe80::1%eth0", "", false},
 		{"10.0.0.0/33", "", false},
 		{"example.com", "", false},
 		{"10.0.0.0/", "", false},
@@ -248,6 +254,27 @@ func TestNodeAndQuote(t *testing.T) {
 	} {
 		if got := Quote(in); got != want {
 			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestAddr(t *testing.T) {
+	tests := []struct {
+		remote, want string
+		ok           bool
+	}{
+		{"192.0.2.1:5000", "192.0.2.1", true},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1", true},
+		{"[fe80::1%eth0]:80", "fe80::1", true},
+		{"2001:db8::1", "2001:db8::1", true},
+		{"10.0.0.9", "10.0.0.9", true},
+		{"@", "", false},
+		{"/run/httpd.sock", "", false},
+	}
+	for _, tt := range tests {
+		a, ok := Addr(tt.remote)
+		if ok != tt.ok || (ok && a.String() != tt.want) {
+			t.Errorf("Addr(%q) = %v, %v; want %s, %v", tt.remote, a, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"httpd/internal/forwarded"
 	"httpd/registry"
 )
 
@@ -101,7 +102,7 @@ func decodeList(content *hcl.BodyContent, name string, dc *registry.DecodeContex
 		if elems != nil {
 			rng = elems[i].Range()
 		}
-		p, err := ParsePrefix(strings.TrimSpace(s))
+		p, err := forwarded.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
 			d := registry.AttrError(a, "Invalid network in "+name,
 				fmt.Sprintf("%q is not a CIDR or an IP address: write networks such as \"10.0.0.0/8\" or \"fd00::/8\", or single addresses such as \"127.0.0.1\".", s))
@@ -116,47 +117,6 @@ func decodeList(content *hcl.BodyContent, name string, dc *registry.DecodeContex
 
 // where is "file:line" of a range.
 func where(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
-
-// ParsePrefix reads one entry of allow or deny: a CIDR, or a single
-// address standing for itself alone (/32 or /128). The result is masked,
-// and an IPv4-mapped IPv6 network is the IPv4 one.
-func ParsePrefix(s string) (netip.Prefix, error) {
-	var p netip.Prefix
-	if strings.Contains(s, "/") {
-		var err error
-		if p, err = netip.ParsePrefix(s); err != nil {
-			return netip.Prefix{}, err
-		}
-	} else {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q has a zone", s)
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	a, bits := p.Addr(), p.Bits()
-	if a.Is4In6() && bits >= 96 {
-		a, bits = a.Unmap(), bits-96
-	}
-	return netip.PrefixFrom(a, bits).Masked(), nil
-}
-
-// ClientAddr parses r.RemoteAddr, "ip:port" or a bare IP (what the
-// listener sets for a client a trusted proxy names), as an address to
-// match: IPv4-mapped addresses are the IPv4 ones, zones are dropped. ok
-// is false when it is no IP (a Unix socket peer).
-func ClientAddr(remote string) (netip.Addr, bool) {
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		return ap.Addr().Unmap().WithZone(""), true
-	}
-	if a, err := netip.ParseAddr(remote); err == nil {
-		return a.Unmap().WithZone(""), true
-	}
-	return netip.Addr{}, false
-}
 
 // Check decides for an address: the rule that denies it (nil and true
 // when it passes). A deny entry wins; then a non-empty allow list must
@@ -220,7 +180,7 @@ func (s *stage) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		if !registry.MatchPrefix(m.prefix, r.URL.Path) {
 			continue
 		}
-		a, valid := ClientAddr(r.RemoteAddr)
+		a, valid := forwarded.Addr(r.RemoteAddr)
 		if rule, ok := m.Check(a); !ok {
 			if valid {
 				return registry.Errorf(http.StatusForbidden, "access: %s denied by %s", a, rule)
@@ -239,7 +199,7 @@ func (m *Module) Explain(r *http.Request, _ registry.Mount) registry.Explanation
 	if !registry.MatchPrefix(m.prefix, r.URL.Path) {
 		return registry.Explanation{Says: fmt.Sprintf("access %s does not apply: the path is outside the prefix", m.prefix)}
 	}
-	a, _ := ClientAddr(r.RemoteAddr)
+	a, _ := forwarded.Addr(r.RemoteAddr)
 	if rule, ok := m.Check(a); !ok {
 		return registry.Explanation{
 			Says:   fmt.Sprintf("access %s: client %s is denied by %s, so the answer is 403 Forbidden", m.prefix, r.RemoteAddr, rule),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/internal/forwarded"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -185,23 +186,6 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestParsePrefix(t *testing.T) {
-	for in, want := range map[string]string{
-		"10.1.2.3/8":          "10.0.0.0/8",
-		"127.0.0.1":           "127.0.0.1/32",
-		"::1":                 "::1/128",
-		"::ffff:10.0.0.0/104": "10.0.0.0/8",
-		"::ffff:192.0.2.1":    "192.0.2.1/32",
-		"2001:db8::1/32":      "2001:db8::/32",
-		"0.0.0.0/0":           "0.0.0.0/0",
-	} {
-		got, err := ParsePrefix(in)
-		if err != nil || got.String() != want {
-			t.Errorf("ParsePrefix(%q) = %v, %v; want %s", in, got, err, want)
-		}
-	}
-}
-
 func TestExplain(t *testing.T) {
 	m := decode(t, `access "/private/" {
   allow = ["10.0.0.0/8"]
@@ -268,7 +252,7 @@ func FuzzAccessDecode(f *testing.F) {
 		if diags.HasErrors() {
 			return
 		}
-		a, ok := ClientAddr(remote)
+		a, ok := forwarded.Addr(remote)
 		rule, pass := m.Check(a)
 		if pass == (rule != "") {
 			t.Fatalf("Check(%v) = %q, %v", a, rule, pass)
