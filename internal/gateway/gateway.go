@@ -73,6 +73,10 @@ func RequestVars(r *http.Request, opts Options, set func(name, value string)) {
 	if rp != "" {
 		set("REMOTE_PORT", rp)
 	}
+	if user, authType := User(r); user != "" {
+		set("REMOTE_USER", user)
+		set("AUTH_TYPE", authType)
+	}
 
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		set("CONTENT_TYPE", ct)
