@@ -18,6 +18,7 @@ import (
 
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
+	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
@@ -41,6 +42,8 @@ var readmeOwner = map[string]string{
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
 	"access":  "access",
 	"rewrite": "rewrite",
+
+	"basicauth": "basic_auth",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
@@ -219,6 +222,7 @@ type pathValue struct {
 var pathAttrs = map[string]bool{
 	"document_root": true, "path": false, "script": false, "cert": false, "key": false,
 	"ca_root": false, "virtualenv": true, "python_path": true, "program": false, "python": false,
+	"htpasswd": false,
 }
 
 // examplePaths returns the paths named by path attributes anywhere in
@@ -250,7 +254,7 @@ func examplePaths(body *hclsyntax.Body) []pathValue {
 				continue // a name looked up on PATH
 			}
 			dir := alwaysDir || strings.HasSuffix(s, "/") || filepath.Ext(s) == ""
-			if name == "program" || name == "python" {
+			if name == "program" || name == "python" || name == "htpasswd" {
 				dir = false
 			}
 			out = append(out, pathValue{s, dir})

@@ -19,13 +19,16 @@ var perRequestVars = map[string]bool{
 	"SCRIPT_NAME": true, "SCRIPT_FILENAME": true, "PATH_INFO": true,
 	"PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
 	"REMOTE_PORT": true, "CONTENT_TYPE": true, "CONTENT_LENGTH": true,
-	"DOCUMENT_ROOT": true, "HTTPS": true,
+	"DOCUMENT_ROOT": true, "HTTPS": true, "REMOTE_USER": true, "AUTH_TYPE": true,
 }
 
 // PerRequestVar reports whether name is a variable that every gateway
-// sets for every request: one of RequestVars's, SCRIPT_NAME,
+// sets from the request: one of RequestVars's, SCRIPT_NAME,
 // SCRIPT_FILENAME, PATH_INFO, PATH_TRANSLATED, CONTENT_LENGTH or
-// DOCUMENT_ROOT. HTTP_* names are not; they are reserved all the same.
+// DOCUMENT_ROOT. Some are set only for some requests (REMOTE_USER and
+// AUTH_TYPE only for an authenticated one); the config cannot set any of
+// them, so that an unauthenticated request never looks authenticated.
+// HTTP_* names are not; they are reserved all the same.
 func PerRequestVar(name string) bool { return perRequestVars[name] }
 
 // EnvOptions say how a gateway names the entries of its env attribute in

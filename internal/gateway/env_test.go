@@ -24,6 +24,10 @@ func TestDecodeEnv(t *testing.T) {
 		{name: "empty", opts: cgi, env: `{}`, want: map[string]string{}},
 		{name: "some", opts: cgi, env: `{ B = "2", A = "1", REDIRECT_STATUS = "x" }`, want: map[string]string{"A": "1", "B": "2", "REDIRECT_STATUS": "x"}},
 		{name: "cgi reserved", opts: cgi, env: `{ SCRIPT_NAME = "x" }`, errs: []string{`"SCRIPT_NAME": the server sets this CGI variable for every request.`}},
+		{name: "user variables", opts: cgi, env: `{ REMOTE_USER = "admin", AUTH_TYPE = "Basic" }`, errs: []string{
+			`"AUTH_TYPE": the server sets this CGI variable for every request.`,
+			`"REMOTE_USER": the server sets this CGI variable for every request.`,
+		}},
 		{name: "cgi header", opts: cgi, env: `{ HTTP_PROXY = "x" }`, errs: []string{`"HTTP_PROXY": HTTP_* variables carry the request's headers and are set per request.`}},
 		{name: "fastcgi reserved", opts: fastcgi, env: `{ SCRIPT_FILENAME = "/etc/passwd", REDIRECT_STATUS = "1" }`, errs: []string{
 			`"REDIRECT_STATUS": the server sets this parameter for every request.`,

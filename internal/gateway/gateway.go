@@ -34,6 +34,8 @@ type Options struct {
 //	SERVER_ADDR        the local address, when known
 //	REMOTE_ADDR        the client's address; always set
 //	REMOTE_PORT        the client's port, when known
+//	REMOTE_USER        the user a stage authenticated (WithUser), if any
+//	AUTH_TYPE          how it did ("Basic"), with REMOTE_USER when known
 //	CONTENT_TYPE       the Content-Type header, when not empty
 //	HTTP_HOST          r.Host, when not empty
 //	HTTP_*             one per header that HeaderVar passes, in no
@@ -72,6 +74,12 @@ func RequestVars(r *http.Request, opts Options, set func(name, value string)) {
 	set("REMOTE_ADDR", ra)
 	if rp != "" {
 		set("REMOTE_PORT", rp)
+	}
+	if user, authType := User(r); user != "" {
+		set("REMOTE_USER", user)
+		if authType != "" {
+			set("AUTH_TYPE", authType)
+		}
 	}
 
 	if ct := r.Header.Get("Content-Type"); ct != "" {

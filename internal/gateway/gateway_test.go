@@ -40,6 +40,7 @@ func TestRequestVars(t *testing.T) {
 		tls      bool
 		header   http.Header
 		passAuth bool
+		user     [2]string // WithUser's user and scheme, when set
 		want     map[string]string
 		absent   []string
 	}{
@@ -167,6 +168,32 @@ func TestRequestVars(t *testing.T) {
 			want:   map[string]string{"HTTP_COOKIE": "a=1; b=2"},
 		},
 		{
+			name: "authenticated user", host: "example.com", user: [2]string{"alice", "Basic"},
+			header: http.Header{"Authorization": {"Basic YWxpY2U6d29uZGVybGFuZA=="}},
+			want:   map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "Basic"},
+			absent: []string{"HTTP_AUTHORIZATION"},
+		},
+		{
+			name: "authenticated user with pass_auth", host: "example.com", user: [2]string{"zoë smith", "Basic"}, passAuth: true,
+			header: http.Header{"Authorization": {"Basic x"}},
+			want:   map[string]string{"REMOTE_USER": "zoë smith", "AUTH_TYPE": "Basic", "HTTP_AUTHORIZATION": "Basic x"},
+		},
+		{
+			name: "user without a scheme", host: "example.com", user: [2]string{"alice", ""},
+			want:   map[string]string{"REMOTE_USER": "alice"},
+			absent: []string{"AUTH_TYPE"},
+		},
+		{
+			name: "empty user sets nothing", host: "example.com", user: [2]string{"", "Basic"},
+			absent: []string{"REMOTE_USER", "AUTH_TYPE"},
+		},
+		{
+			name: "no user: headers cannot pose as one", host: "example.com",
+			header: http.Header{"Remote-User": {"admin"}, "Remote_User": {"admin"}, "Auth-Type": {"Basic"}, "Authorization": {"Basic YWRtaW46eA=="}},
+			want:   map[string]string{"HTTP_REMOTE_USER": "admin", "HTTP_AUTH_TYPE": "Basic"},
+			absent: []string{"REMOTE_USER", "AUTH_TYPE", "HTTP_AUTHORIZATION"},
+		},
+		{
 			name: "content headers have their own variables", host: "example.com",
 			header: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}, "Host": {"evil.example"}},
 			want:   map[string]string{"CONTENT_TYPE": "text/plain", "HTTP_HOST": "example.com"},
@@ -209,6 +236,9 @@ func TestRequestVars(t *testing.T) {
 			}
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
+			}
+			if tc.user != [2]string{} {
+				r = WithUser(r, tc.user[0], tc.user[1])
 			}
 			env := collect(t, r, Options{Software: "httpd/test", PassAuth: tc.passAuth})
 			for k, v := range tc.want {
