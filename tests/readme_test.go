@@ -19,6 +19,7 @@ import (
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/compress"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/rewrite"
@@ -39,8 +40,9 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 var readmeOwner = map[string]string{
 	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
-	"access":  "access",
-	"rewrite": "rewrite",
+	"access":   "access",
+	"rewrite":  "rewrite",
+	"compress": "compress",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
