@@ -229,9 +229,8 @@ func (w *writer) matchPlainTags(r *http.Request) {
 		return
 	}
 	w.inm = inm
-	out := make([]string, 0, len(inm)+1)
-	out = append(out, inm...)
-	r.Header["If-None-Match"] = append(out, strings.Join(extra, ", "))
+	// One field value: net/http's ServeContent reads only the first.
+	r.Header["If-None-Match"] = []string{strings.Join(inm, ", ") + ", " + strings.Join(extra, ", ")}
 }
 
 // states of a writer.
