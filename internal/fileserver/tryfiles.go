@@ -33,7 +33,7 @@ type TryFiles struct {
 func ParseTryFiles(list []string) (TryFiles, error) {
 	var t TryFiles
 	if len(list) < 2 {
-		return t, fmt.Errorf("try_files needs at least two entries, the candidates and the fallback, such as [\"{path}\", \"/index.html\"]")
+		return t, fmt.Errorf("try_files needs at least two entries, the candidates and the fallback")
 	}
 	for i, e := range list {
 		last := i == len(list)-1
