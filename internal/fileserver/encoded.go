@@ -62,23 +62,27 @@ func (s *FileServer) serveEncoded(w http.ResponseWriter, r *http.Request, o *cod
 	if size < o.Policy.MinSize || size > o.Policy.Cache.MaxFile() || !fl.idOK || !id.settled(time.Now()) {
 		return false
 	}
-	if body == nil {
-		body = make([]byte, size)
-		if _, err := fl.f.ReadAt(body, 0); err != nil && err != io.EOF {
-			return false
-		}
-		fi2, err := fl.f.Stat()
-		if err != nil {
-			return false
-		}
-		if id2, ok := idOf(fi2); !ok || id2 != id {
-			return false // changed while read
-		}
-	}
 	c := o.Codings[0]
-	enc, err := o.Policy.Encode(id.key(c), true, body)
-	if err != nil {
-		return false
+	k := id.key(c)
+	enc, ok := o.Policy.Cache.Get(k)
+	if !ok {
+		if body == nil {
+			body = make([]byte, size)
+			if _, err := fl.f.ReadAt(body, 0); err != nil && err != io.EOF {
+				return false
+			}
+			fi2, err := fl.f.Stat()
+			if err != nil {
+				return false
+			}
+			if id2, ok := idOf(fi2); !ok || id2 != id {
+				return false // changed while read
+			}
+		}
+		var err error
+		if enc, err = o.Policy.Encode(k, true, body); err != nil {
+			return false
+		}
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{ctype}
@@ -160,8 +164,16 @@ func addVary(h http.Header) {
 			}
 		}
 	}
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyAcceptEncoding
+		return
+	}
 	h["Vary"] = append(h["Vary"], "Accept-Encoding")
 }
+
+// varyAcceptEncoding is a shared Vary value of capacity one: appending
+// to it copies it.
+var varyAcceptEncoding = []string{"Accept-Encoding"}
 
 // setLastModified sets Last-Modified as http.ServeContent would.
 func setLastModified(h http.Header, mt time.Time) {

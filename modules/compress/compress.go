@@ -483,8 +483,16 @@ func addVary(h http.Header) {
 			}
 		}
 	}
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyAcceptEncoding
+		return
+	}
 	h["Vary"] = append(h["Vary"], "Accept-Encoding")
 }
+
+// varyAcceptEncoding is a shared Vary value of capacity one: appending
+// to it copies it.
+var varyAcceptEncoding = []string{"Accept-Encoding"}
 
 // noTransform reports whether Cache-Control forbids changing the body.
 func noTransform(h http.Header) bool {

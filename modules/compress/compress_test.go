@@ -30,7 +30,7 @@ func TestRegistered(t *testing.T) {
 	}
 }
 
-func decodeSrc(t *testing.T, src string) (*Module, []string) {
+func decodeSrc(t testing.TB, src string) (*Module, []string) {
 	t.Helper()
 	m := new(Module)
 	diags := m.Decode(testutil.ParseBlock(t, src), &registry.DecodeContext{ServerRoot: "/srv", VHost: "test"})
