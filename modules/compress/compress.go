@@ -166,12 +166,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 			cw.matchPlainTags(r)
 		}
 		err := next.ServeHTTP(cw, r)
-		ferr := cw.finish(err)
+		cw.finish(err)
 		cw.release()
-		if err != nil {
-			return err
-		}
-		return ferr
+		return err
 	})
 }
 
@@ -450,8 +447,10 @@ func (w *writer) Flush() {
 }
 
 // finish ends the response after the inner stages returned: a held body
-// goes out as it is, with its length, and an encoder is closed.
-func (w *writer) finish(err error) error {
+// goes out as it is, with its length, and an encoder is closed. A write
+// that fails here failed for the connection, which the engine closes; the
+// inner stage's own error, if any, is what the caller reports.
+func (w *writer) finish(err error) {
 	switch w.state {
 	case stateHold:
 		h := w.ResponseWriter.Header()
@@ -460,17 +459,13 @@ func (w *writer) finish(err error) error {
 		}
 		w.ResponseWriter.WriteHeader(w.status)
 		if len(w.buf) > 0 {
-			if _, werr := w.ResponseWriter.Write(w.buf); werr != nil {
-				return werr
-			}
+			_, _ = w.ResponseWriter.Write(w.buf)
 		}
 	case stateEncode:
-		cerr := w.enc.Close()
+		_ = w.enc.Close()
 		coding.PutEncoder(w.c, w.offer.Policy.Levels[w.c], w.enc)
 		w.enc = nil
-		return cerr
 	}
-	return nil
 }
 
 // addVary adds Accept-Encoding to Vary unless it is there, or "*" is.
