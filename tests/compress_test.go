@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,19 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 `, 0o644)
+	proxyBody := strings.Repeat(`{"from": "the upstream"}`+"\n", 200)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/gzipped" {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, proxyBody)
+			zw.Close()
+			return
+		}
+		io.WriteString(w, proxyBody)
+	}))
+	t.Cleanup(upstream.Close)
 	srv := h.Start(fmt.Sprintf(`server {
   listen = ["127.0.0.1:0"]
 }
@@ -133,7 +147,8 @@ vhost "c.test" {
     script = "wsgi/app.py"
     python = %q
   }
-}`, py))
+  reverse_proxy "/api/" { to = [%q] }
+}`, py, upstream.URL))
 
 	cgiBody := strings.Repeat("<p>from CGI</p>\n", 200)
 	wsgiBody := strings.Repeat("<p>from WSGI</p>\n", 200)
@@ -141,6 +156,7 @@ vhost "c.test" {
 		for _, ce := range []string{"gzip", "br", "zstd"} {
 			for _, tc := range []struct{ path, want string }{
 				{"/page.html", page}, {"/large.html", large}, {"/cgi-bin/page.cgi", cgiBody}, {"/app", wsgiBody},
+				{"/api/plain", proxyBody},
 			} {
 				resp, b := compressFetch(t, srv, "GET", tc.path, "Accept-Encoding", ce)
 				if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != ce {
@@ -162,6 +178,13 @@ vhost "c.test" {
 					}
 				}
 			}
+		}
+	})
+
+	t.Run("encoded upstream", func(t *testing.T) {
+		resp, b := compressFetch(t, srv, "GET", "/api/gzipped", "Accept-Encoding", "zstd, br, gzip")
+		if resp.Header.Get("Content-Encoding") != "gzip" || compressDecodeAll(t, "gzip", b) != proxyBody {
+			t.Errorf("Content-Encoding %q: the upstream's gzip was not passed on as it is", resp.Header.Get("Content-Encoding"))
 		}
 	})
 

@@ -297,8 +297,16 @@ func TestWriter(t *testing.T) {
 // TestFlush checks that a flushed chunk can be decoded before the
 // response ends: the encoder and the writer flush together.
 func TestFlush(t *testing.T) {
-	for _, ce := range []string{"gzip", "br", "zstd"} {
-		t.Run(ce, func(t *testing.T) {
+	for _, tc := range []struct {
+		ce string
+		h2 bool
+	}{{"gzip", false}, {"br", false}, {"zstd", false}, {"gzip", true}, {"zstd", true}} {
+		ce := tc.ce
+		name := ce
+		if tc.h2 {
+			name += "/h2"
+		}
+		t.Run(name, func(t *testing.T) {
 			step := make(chan struct{})
 			h := stage(t, `compress {}`, func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Content-Type", "text/event-stream")
@@ -308,7 +316,13 @@ func TestFlush(t *testing.T) {
 				io.WriteString(w, "data: two\n\n")
 				return nil
 			})
-			srv := httptest.NewServer(h)
+			srv := httptest.NewUnstartedServer(h)
+			if tc.h2 {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL, nil)
 			req.Header.Set("Accept-Encoding", ce)
@@ -317,6 +331,9 @@ func TestFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Body.Close()
+			if tc.h2 != (res.ProtoMajor == 2) {
+				t.Fatalf("protocol %s", res.Proto)
+			}
 			if res.Header.Get("Content-Encoding") != ce {
 				t.Fatalf("Content-Encoding %q", res.Header.Get("Content-Encoding"))
 			}
