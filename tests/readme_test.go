@@ -20,6 +20,7 @@ import (
 	_ "httpd/modules/alias"
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/compress"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/rewrite"
@@ -44,6 +45,9 @@ var readmeOwner = map[string]string{
 	"rewrite": "rewrite",
 
 	"basicauth": "basic_auth",
+	"access":   "access",
+	"rewrite":  "rewrite",
+	"compress": "compress",
 }
 
 // coreBlocks are the top-level blocks of a whole config.

@@ -7,6 +7,7 @@ import (
 	_ "httpd/modules/alias"
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/compress"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"

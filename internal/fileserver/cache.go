@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"httpd/internal/coding"
 )
 
 // Defaults of CacheOptions.
@@ -180,6 +182,10 @@ var acceptRanges = []string{"bytes"}
 // would from the file itself. A plain GET or HEAD is written directly;
 // conditional and range requests go through http.ServeContent.
 func (s *FileServer) serveEntry(w http.ResponseWriter, r *http.Request, e *cached) error {
+	if o := coding.OfferOf(w); o != nil && s.serveEncoded(w, r, o, &file{name: e.name, modTime: e.modTime,
+		size: int64(len(e.body)), etag: e.etag[0], id: e.id, idOK: true, body: e.body}) {
+		return nil
+	}
 	h := w.Header()
 	h["Content-Type"] = e.ctype
 	h["Etag"] = e.etag

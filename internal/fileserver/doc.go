@@ -14,6 +14,12 @@
 // hit costs one fstatat that proves the path still leads to the same
 // unchanged file, so an answer is never stale.
 //
+// Under a compress stage (found with coding.OfferOf on the writer), a
+// file of a type the stage lists goes out as its fresh precompressed
+// sibling (FILE.zst, FILE.br, FILE.gz) or, when small, encoded from the
+// stage's cache (see encoded.go); a Range request always gets the file's
+// own bytes. ServeTry answers by a try_files list (see TryFiles).
+//
 // Safety policy: URL paths are mapped by CleanPath, which rejects NUL,
 // backslashes and "." or ".." segments; percent-encoded slashes (%2F,
 // %5C) are rejected; every file is opened beneath the root (openat2 with

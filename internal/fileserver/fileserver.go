@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"httpd/internal/coding"
 	"httpd/registry"
 )
 
@@ -317,6 +318,9 @@ func (s *FileServer) serveFile(w http.ResponseWriter, r *http.Request, f *os.Fil
 func (s *FileServer) serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, name string) error {
 	if !fi.Mode().IsRegular() {
 		return registry.Errorf(http.StatusForbidden, "static %s: not a regular file", name)
+	}
+	if o := coding.OfferOf(w); o != nil && s.serveEncoded(w, r, o, openFile(f, fi, name)) {
+		return nil
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{ContentType(name)}

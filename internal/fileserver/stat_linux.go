@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"httpd/internal/coding"
 )
 
 // errUseRoot is openBeneath's answer when os.Root must open the file.
@@ -33,6 +35,12 @@ type fileID struct {
 // before now (see cacheSettle).
 func (id fileID) settled(now time.Time) bool {
 	return time.Unix(id.ctime.Unix()).Before(now.Add(-cacheSettle))
+}
+
+// key is the cache key of the file's encoded form in c.
+func (id fileID) key(c coding.Coding) coding.Key {
+	return coding.Key{Dev: id.dev, Ino: id.ino, Size: id.size, Mode: id.mode,
+		Mtime: id.mtime.Nano(), Ctime: id.ctime.Nano(), Coding: c}
 }
 
 func idOf(fi os.FileInfo) (fileID, bool) {

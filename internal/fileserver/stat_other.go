@@ -6,12 +6,16 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"httpd/internal/coding"
 )
 
 // fileID is unused off Linux: the cache is off there.
 type fileID struct{}
 
 func (fileID) settled(time.Time) bool { return false }
+
+func (fileID) key(c coding.Coding) coding.Key { return coding.Key{Coding: c} }
 
 func idOf(os.FileInfo) (fileID, bool) { return fileID{}, false }
 

@@ -32,7 +32,13 @@ type Module struct {
 	defRange hcl.Range // the block, for diagnostics; zero for the implicit one
 	root     string    // document_root, set by Provision
 	fs       *fileserver.FileServer
+	// try is the try_files list; nil when the block has none.
+	try *fileserver.TryFiles
 }
+
+// schema is the block's: the file server's options and try_files.
+var schema = &hcl.BodySchema{Attributes: append(append([]hcl.AttributeSchema(nil),
+	fileserver.OptionAttributes...), hcl.AttributeSchema{Name: "try_files"})}
 
 // Decode reads the block's attributes. A nil block (the implicit instance)
 // leaves the defaults.
@@ -45,10 +51,22 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 		return nil
 	}
 	m.defRange = b.DefRange
-	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: fileserver.OptionAttributes})
+	content, diags := b.Body.Content(schema)
 	opts, d := fileserver.DecodeOptions(content, dc)
 	m.opts = opts
-	return append(diags, d...)
+	diags = append(diags, d...)
+	list, d := registry.StringList(content, "try_files", dc.Eval, nil)
+	diags = append(diags, d...)
+	if attr := content.Attributes["try_files"]; attr != nil && !d.HasErrors() {
+		t, err := fileserver.ParseTryFiles(list)
+		if err != nil {
+			diags = append(diags, registry.AttrError(attr, "Invalid try_files",
+				err.Error()+`: write paths below document_root with {path} for the request's path, then a fallback path or "=404", such as ["{path}", "{path}/", "/index.html"].`))
+		} else {
+			m.try = &t
+		}
+	}
+	return diags
 }
 
 // Validate checks that the vhost has a document_root and that it is a
@@ -105,6 +123,9 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/") {
 			return registry.Errorf(http.StatusNotFound, "static: path %q is not absolute", r.URL.Path)
 		}
+		if m.try != nil {
+			return m.fs.ServeTry(w, r, r.URL.Path, m.try)
+		}
 		return fileserver.ServeOrNext(m.fs, w, r, r.URL.Path, next)
 	})
 }
@@ -125,7 +146,15 @@ func (m *Module) Describe() string {
 	if root == "" {
 		root = "document_root"
 	}
-	return fmt.Sprintf("static %s (browse %s, dotfiles %s, index %s)", root, onOff(m.opts.Browse), onOff(m.opts.Dotfiles), strings.Join(m.opts.Index, " "))
+	d := fmt.Sprintf("static %s (browse %s, dotfiles %s, index %s", root, onOff(m.opts.Browse), onOff(m.opts.Dotfiles), strings.Join(m.opts.Index, " "))
+	if m.try != nil {
+		fb := m.try.Fallback
+		if fb == "" {
+			fb = fmt.Sprintf("=%d", m.try.Status)
+		}
+		d += ", try_files " + strings.Join(m.try.Tries, " ") + " " + fb
+	}
+	return d + ")"
 }
 
 func onOff(b bool) string {
