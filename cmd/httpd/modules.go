@@ -6,6 +6,7 @@ import (
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
+	_ "httpd/modules/errorpages"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
