@@ -23,7 +23,7 @@ func init() {
 	registry.Register(registry.Info{
 		Name:  Name,
 		Phase: registry.PhaseErrors,
-		Doc:   `error_pages = { "404" = "/errors/404.html", "5xx" = ... }: pages of the vhost for error statuses`,
+		Doc:   `pages of the vhost for error statuses, by status or class ("404", "5xx"), like Apache's ErrorDocument`,
 		New:   func() registry.Module { return new(Module) },
 	})
 }
