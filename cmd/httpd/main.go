@@ -311,7 +311,7 @@ func describe(cfg *conf.Config) string {
 			if d, ok := mb.Module.(registry.Describer); ok {
 				desc = d.Describe()
 			}
-			fmt.Fprintf(&b, "      %-8s %-28s %s\n", mb.Info.Phase, label, desc)
+			fmt.Fprintf(&b, "      %-9s%-28s %s\n", mb.Info.Phase, label, desc)
 		}
 	}
 	return b.String()
