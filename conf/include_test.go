@@ -113,6 +113,9 @@ func TestConfInclude(t *testing.T) {
 			"httpd.hcl:2:1: Duplicate log block: Only one log block is allowed; the first is at $DIR/conf.d/b.hcl:1:1.",
 			`httpd.hcl:3:1: Duplicate host name: "a.test" on :8080 already belongs to vhost "a.test" ($DIR/conf.d/b.hcl:2:1)`,
 		}},
+		{"include inside a vhost", map[string]string{
+			"httpd.hcl": "vhost \"a.test\" {\n  document_root = \"htdocs\"\n  include = [\"x/*.hcl\"]\n}\n",
+		}, nil, []string{`httpd.hcl:3:3: Unsupported argument: An argument named "include" is not expected here. include is a top-level attribute: write it outside every vhost block.`}},
 		{"no vhost anywhere", map[string]string{
 			"httpd.hcl": "include = [\"conf.d/*.hcl\"]\n",
 		}, nil, []string{"httpd.hcl:1:1: No vhost block"}},

@@ -123,6 +123,9 @@ func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 		if diag.Summary == "Unsupported block type" {
 			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(blockNames(), ", ") + "."
 		}
+		if diag.Summary == "Unsupported argument" && strings.Contains(diag.Detail, `"include"`) {
+			diag.Detail += " include is a top-level attribute: write it outside every vhost block."
+		}
 	}
 	if msg := checkName(v.Name, false); msg != "" {
 		diags = append(diags, &hcl.Diagnostic{

@@ -1,10 +1,12 @@
 package errorpages
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -344,6 +346,13 @@ func (t *tracker) ReadFrom(src io.Reader) (int64, error) {
 func (t *tracker) Flush() {
 	t.began = true
 	_ = http.NewResponseController(t.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over (a proxied WebSocket): the response
+// has begun.
+func (t *tracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	t.began = true
+	return http.NewResponseController(t.ResponseWriter).Hijack()
 }
 
 // Unwrap gives http.ResponseController (and the vhost) the writer

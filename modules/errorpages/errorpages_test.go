@@ -1,12 +1,14 @@
 package errorpages
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -390,5 +392,35 @@ func TestServeFlushAndReadFrom(t *testing.T) {
 		if w.Code != want.status || w.Body.String() != want.body || !w.Flushed {
 			t.Errorf("%s: %d %q flushed %v", path, w.Code, w.Body.String(), w.Flushed)
 		}
+	}
+}
+
+// hijacker is a recorder whose connection can be taken over.
+type hijacker struct{ *httptest.ResponseRecorder }
+
+func (hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c1, c2 := net.Pipe()
+	c2.Close()
+	return c1, bufio.NewReadWriter(bufio.NewReader(c1), bufio.NewWriter(c1)), nil
+}
+
+// TestServeHijacked: a stage that took the connection over (a proxied
+// WebSocket) and then failed gets no page.
+func TestServeHijacked(t *testing.T) {
+	s := newSite(t, `{ "5xx" = "/e.html" }`, map[string]registry.HandlerFunc{
+		"/e.html": pageOf("e"),
+		"/ws": func(w http.ResponseWriter, r *http.Request) error {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return err
+			}
+			c.Close()
+			return errors.New("the pipe broke")
+		},
+	})
+	w := hijacker{httptest.NewRecorder()}
+	s.h.ServeHTTP(w, httptest.NewRequest("GET", "/ws", nil))
+	if strings.Contains(strings.Join(s.served, ","), "/e.html") {
+		t.Errorf("a page was served after a hijack: %v", s.served)
 	}
 }
