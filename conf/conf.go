@@ -28,6 +28,9 @@ type Config struct {
 	Log        Log
 	ACME       ACME
 	VHosts     []*VHost
+	// Includes are the files the include attributes read, in the order
+	// they were read.
+	Includes []string
 
 	// Files holds the parsed sources, for printing diagnostics with
 	// source snippets.
@@ -198,7 +201,7 @@ func Parse(src []byte, filename, dir string) (*Config, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return cfg, diags
 	}
-	d := decoder{cfg: cfg, ectx: evalContext(), dir: dir}
+	d := decoder{cfg: cfg, ectx: evalContext(), dir: dir, parser: p, included: map[string]hcl.Range{}}
 	diags = append(diags, d.decode(file.Body)...)
 	return cfg, diags
 }
@@ -223,10 +226,16 @@ type decoder struct {
 	cfg  *Config
 	ectx *hcl.EvalContext
 	dir  string
+	// parser reads the included files too, so that Config.Files holds
+	// them for diagnostics.
+	parser *hclparse.Parser
+	// included maps each included file (canonical path) to the include
+	// entry that read it.
+	included map[string]hcl.Range
 }
 
 var rootSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "server_root"}},
+	Attributes: []hcl.AttributeSchema{{Name: "server_root"}, {Name: "include"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "server"},
 		{Type: "log"},
@@ -264,9 +273,11 @@ func (d *decoder) decode(body hcl.Body) hcl.Diagnostics {
 		diags = append(diags, diag)
 	}
 
+	blocks, ds := d.includes(content, []string{canonical(cfg.File)})
+	diags = append(diags, ds...)
 	once := map[string]*hcl.Block{}
 	var vhostBlocks []*hcl.Block
-	for _, b := range content.Blocks {
+	for _, b := range blocks {
 		if b.Type == "vhost" {
 			vhostBlocks = append(vhostBlocks, b)
 			continue

@@ -23,23 +23,108 @@ var tlsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "cert", Required: true}, {Name: "key", Required: true}},
 }
 
+// attrModules are the modules a vhost configures with an attribute of
+// the module's name rather than a block, such as
+// error_pages = { "404" = "/errors/404.html" }. The core hands the
+// attribute to the module's Decode as a block whose body holds just it.
+var attrModules = map[string]bool{"error_pages": true}
+
+// IsAttribute reports whether the module named name is configured by a
+// vhost attribute rather than a block.
+func IsAttribute(name string) bool { return attrModules[name] }
+
 // vhostSchema is built from the registry, so that HCL itself suggests the
-// closest block type for a misspelt one.
+// closest block type (or attribute) for a misspelt one.
 func vhostSchema() *hcl.BodySchema {
-	s := &hcl.BodySchema{Attributes: coreVHostAttrs}
+	s := &hcl.BodySchema{Attributes: append([]hcl.AttributeSchema(nil), coreVHostAttrs...)}
 	s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: "tls"})
 	for _, m := range registry.Modules() {
+		if attrModules[m.Name] {
+			s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: m.Name})
+			continue
+		}
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: m.Name, LabelNames: m.Labels})
 	}
 	return s
 }
+
+// blockNames lists the module block types a vhost may hold.
+func blockNames() []string {
+	var out []string
+	for _, n := range registry.Names() {
+		if !attrModules[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// moduleBlocks returns the vhost's module attributes, as blocks, followed
+// by its blocks.
+func moduleBlocks(c *hcl.BodyContent) hcl.Blocks {
+	var out hcl.Blocks
+	for _, a := range c.Attributes {
+		if attrModules[a.Name] {
+			out = append(out, &hcl.Block{Type: a.Name, Body: attrBody{a}, DefRange: a.NameRange, TypeRange: a.NameRange})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DefRange.Start.Byte < out[j].DefRange.Start.Byte })
+	return append(out, c.Blocks...)
+}
+
+// attrBody is the body of a block made from a module attribute: it holds
+// that attribute only.
+type attrBody struct{ attr *hcl.Attribute }
+
+func (b attrBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	c, _, diags := b.PartialContent(s)
+	for _, as := range s.Attributes {
+		if as.Name == b.attr.Name {
+			return c, diags
+		}
+	}
+	return c, append(diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Unsupported argument",
+		Detail:   fmt.Sprintf("An argument named %q is not expected here.", b.attr.Name),
+		Subject:  b.attr.NameRange.Ptr(),
+	})
+}
+
+func (b attrBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
+	c := &hcl.BodyContent{Attributes: hcl.Attributes{}, MissingItemRange: b.attr.NameRange}
+	var diags hcl.Diagnostics
+	for _, as := range s.Attributes {
+		switch {
+		case as.Name == b.attr.Name:
+			c.Attributes[as.Name] = b.attr
+		case as.Required:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Missing required argument",
+				Detail:   fmt.Sprintf("The argument %q is required.", as.Name),
+				Subject:  b.attr.NameRange.Ptr(),
+			})
+		}
+	}
+	return c, hcl.EmptyBody(), diags
+}
+
+func (b attrBody) JustAttributes() (hcl.Attributes, hcl.Diagnostics) {
+	return hcl.Attributes{b.attr.Name: b.attr}, nil
+}
+
+func (b attrBody) MissingItemRange() hcl.Range { return b.attr.NameRange }
 
 func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 	v := &VHost{Name: normalizeName(b.Labels[0]), DefRange: b.DefRange}
 	c, diags := b.Body.Content(vhostSchema())
 	for _, diag := range diags {
 		if diag.Summary == "Unsupported block type" {
-			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(registry.Names(), ", ") + "."
+			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(blockNames(), ", ") + "."
+		}
+		if diag.Summary == "Unsupported argument" && strings.Contains(diag.Detail, `"include"`) {
+			diag.Detail += " include is a top-level attribute: write it outside every vhost block."
 		}
 	}
 	if msg := checkName(v.Name, false); msg != "" {
@@ -88,7 +173,7 @@ func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 		VHost:        v.Name,
 		File:         d.cfg.File,
 	}
-	diags = append(diags, decodeModules(v, c.Blocks, dc)...)
+	diags = append(diags, decodeModules(v, moduleBlocks(c), dc)...)
 	d.cfg.VHosts = append(d.cfg.VHosts, v)
 	return diags
 }

@@ -213,7 +213,8 @@ func TestCoreInfoCommands(t *testing.T) {
 		"    b.test (default)  ",
 		"        aliases: www.a.test, *.a.example\n",
 		"127.0.0.2:0 (http):\n    other.test (default)",
-		"vhost a.test:\n    document_root: " + filepath.Join(h.Dir, "a") + "\n    static ",
+		"vhost a.test  httpd.hcl:",
+		"\n    document_root: " + filepath.Join(h.Dir, "a") + "\n    stages, in pipeline order:\n      content  static ",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("-S lacks %q:\n%s", want, stdout)

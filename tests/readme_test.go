@@ -21,6 +21,7 @@ import (
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/compress"
+	_ "httpd/modules/errorpages"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/rewrite"
@@ -40,7 +41,7 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 // readmeOwner names the block type each module folder's README documents.
 var readmeOwner = map[string]string{
 	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
-	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
+	"static": "static", "wsgi": "wsgi_script_alias", "header": "header", "errorpages": "error_pages",
 	"access":  "access",
 	"rewrite": "rewrite",
 
@@ -136,8 +137,11 @@ func TestReadmeExamples(t *testing.T) {
 }
 
 // hasBlock reports whether body, or a vhost in it, holds a block of type
-// typ.
+// typ (or, for a module configured by an attribute, that attribute).
 func hasBlock(body *hclsyntax.Body, typ string) bool {
+	if _, ok := body.Attributes[typ]; ok {
+		return true
+	}
 	for _, b := range body.Blocks {
 		if b.Type == typ || b.Type == "vhost" && hasBlock(b.Body, typ) {
 			return true

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,10 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "httpd %s\n", version)
 		return 0
 	case *list:
-		fmt.Fprintln(stdout, "Compiled in modules (vhost block types, in pipeline order):")
-		for _, m := range registry.Modules() {
-			fmt.Fprintf(stdout, "  %-20s %-9s %s\n", m.Name, m.Phase, m.Doc)
-		}
+		fmt.Fprint(stdout, listModules())
 		return 0
 	}
 	cfg, diags := conf.Load(*file)
@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Syntax OK")
 		return 0
 	case *show:
-		fmt.Fprint(stdout, vhost.Describe(cfg))
+		fmt.Fprint(stdout, describe(cfg))
 		return 0
 	}
 	return serveConfig(cfg, func() (*conf.Config, hcl.Diagnostics) { return conf.Load(*file) }, stderr, nil)
@@ -223,4 +223,116 @@ func reload(srv *vhost.Server, cur *conf.Config, load func() (*conf.Config, hcl.
 	}
 	*cur = *cfg
 	log.Debug("reload done", "took", time.Since(start).String())
+}
+
+// listModules is the text of httpd -l: every module compiled in, in
+// pipeline order, with its phase.
+func listModules() string {
+	var b strings.Builder
+	b.WriteString("Compiled in modules, in pipeline order (vhost blocks, and attributes marked \"=\"):\n")
+	fmt.Fprintf(&b, "  %-20s %-9s %s\n", "MODULE", "PHASE", "DOES")
+	for _, m := range registry.Modules() {
+		name := m.Name
+		if conf.IsAttribute(m.Name) {
+			name += " ="
+		}
+		fmt.Fprintf(&b, "  %-20s %-9s %s\n", name, m.Phase, m.Doc)
+	}
+	b.WriteString("The header and encode phases act on every response on its way out; errors sees\n" +
+		"the errors of the later phases; of the mounts, the longest matching prefix runs.\n")
+	return b.String()
+}
+
+// describe is the text of httpd -S: the listeners and the vhosts on
+// each, then each vhost with the file and line it comes from and its
+// stages in pipeline order.
+func describe(cfg *conf.Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ServerRoot: %s\nConfig: %s\n", cfg.ServerRoot, cfg.File)
+	for _, f := range cfg.Includes {
+		fmt.Fprintf(&b, "Included: %s\n", f)
+	}
+	fmt.Fprintf(&b, "Data dir: %s\n", cfg.Server.DataDir)
+	byAddr := map[string][]*conf.VHost{}
+	tlsAddr := map[string]bool{}
+	var addrs []string
+	for _, v := range cfg.VHosts {
+		for _, l := range v.Listeners {
+			if byAddr[l.Addr] == nil {
+				addrs = append(addrs, l.Addr)
+			}
+			byAddr[l.Addr] = append(byAddr[l.Addr], v)
+			tlsAddr[l.Addr] = l.TLS
+		}
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		proto := "http"
+		if tlsAddr[a] {
+			proto = "https"
+		}
+		fmt.Fprintf(&b, "%s (%s):\n", a, proto)
+		def := byAddr[a][0]
+		for _, v := range byAddr[a] {
+			if v.Default {
+				def = v
+			}
+		}
+		for _, v := range byAddr[a] {
+			mark := ""
+			if v == def {
+				mark = " (default)"
+			}
+			fmt.Fprintf(&b, "    %s%s  %s\n", v.Name, mark, where(v.DefRange))
+			if len(v.Aliases) > 0 {
+				fmt.Fprintf(&b, "        aliases: %s\n", strings.Join(v.Aliases, ", "))
+			}
+		}
+	}
+	for _, v := range cfg.VHosts {
+		fmt.Fprintf(&b, "vhost %s  %s\n", v.Name, where(v.DefRange))
+		if v.DocumentRoot != "" {
+			fmt.Fprintf(&b, "    document_root: %s\n", v.DocumentRoot)
+		}
+		if v.TLS.Mode != conf.TLSOff {
+			fmt.Fprintf(&b, "    tls: %s\n", v.TLS.Mode)
+		}
+		if len(v.Modules) == 0 {
+			b.WriteString("    stages: none (every request gets 404)\n")
+			continue
+		}
+		b.WriteString("    stages, in pipeline order:\n")
+		for _, mb := range pipelineOrder(v.Modules) {
+			label := mb.Info.Name
+			for _, l := range mb.Labels {
+				label += " " + strconv.Quote(l)
+			}
+			desc := ""
+			if d, ok := mb.Module.(registry.Describer); ok {
+				desc = d.Describe()
+			}
+			fmt.Fprintf(&b, "      %-9s%-28s %s\n", mb.Info.Phase, label, desc)
+		}
+	}
+	return b.String()
+}
+
+// pipelineOrder returns the stages in the order a request meets them:
+// by phase, the mounts longest prefix first (the router tries them so),
+// the rest in the order of the file.
+func pipelineOrder(mods []*conf.ModuleBlock) []*conf.ModuleBlock {
+	out := slices.Clone(mods)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Info.Phase != b.Info.Phase {
+			return a.Info.Phase < b.Info.Phase
+		}
+		return len(a.Prefix()) > len(b.Prefix())
+	})
+	return out
+}
+
+// where is a range's file and line.
+func where(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
 }

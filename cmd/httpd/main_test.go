@@ -52,7 +52,7 @@ func TestMainCommands(t *testing.T) {
 		{"check bad", []string{"-t", "-f", bad}, 1, nil,
 			[]string{bad + `:3:3: Unsupported block type: Blocks of type "statc" are not expected here. Did you mean "static"?`,
 				"     3 |   statc {}\n       |   ^\n", bad + ":4:12: Invalid listen address"}, true},
-		{"show", []string{"-S", "-f", good}, 0, []string{":8080 (http):\n    a.test (default)", "vhost a.test:\n    document_root: ", "\n    static "}, nil, false},
+		{"show", []string{"-S", "-f", good}, 0, []string{":8080 (http):\n    a.test (default)  " + good + ":1\n", "vhost a.test  " + good + ":1\n    document_root: ", "\n    stages, in pipeline order:\n      content  static "}, nil, false},
 		{"missing file", []string{"-t", "-f", "/nonexistent/httpd.hcl"}, 1, nil, []string{"Cannot read config file"}, true},
 		{"stray argument", []string{"-t", "extra"}, 2, nil, []string{`unexpected argument "extra"`, "usage:"}, true},
 		{"unknown flag", []string{"-x"}, 2, nil, []string{"usage:"}, true},

@@ -8,6 +8,7 @@ import (
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/compress"
+	_ "httpd/modules/errorpages"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"

@@ -1,0 +1,5 @@
+vhost "a.example.com" {
+  document_root = "htdocs"
+  statc {}
+  error_pages = { "600" = "/e.html" }
+}
