@@ -30,7 +30,9 @@ func main() {
 
 const usage = `usage:
   httpd [-f FILE]            run in the foreground (FILE defaults to conf/httpd.hcl)
-  httpd -t [-f FILE]         check the config and exit
+  httpd -t [-f FILE] [-no-import]
+                             check the config and exit; WSGI apps are imported
+                             once unless -no-import
   httpd -S [-f FILE]         print the parsed virtual hosts
   httpd -l                   list the modules compiled in
   httpd -v                   print the version
@@ -47,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	file := fs.String("f", "conf/httpd.hcl", "config file")
 	check := fs.Bool("t", false, "check the config and exit")
+	noImport := fs.Bool("no-import", false, "with -t, do not import the WSGI applications")
 	show := fs.Bool("S", false, "print the parsed virtual hosts and exit")
 	list := fs.Bool("l", false, "list the modules compiled in")
 	showVersion := fs.Bool("v", false, "print the version")
@@ -76,6 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	printDiags(stderr, cfg, diags) // warnings, if any
 	switch {
 	case *check:
+		if !*noImport {
+			if d := checkImports(cfg); d.HasErrors() {
+				printDiags(stderr, cfg, d)
+				return 1
+			}
+		}
 		fmt.Fprintln(stdout, "Syntax OK")
 		return 0
 	case *show:

@@ -529,6 +529,12 @@ def main():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
+    if conf.get('check') == '1':
+        # httpd -t: the application loads; nothing is served.
+        report(C_READY, str(os.getpid()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     base = {
         'wsgi.version': (1, 0),
