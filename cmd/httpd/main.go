@@ -38,11 +38,16 @@ const usage = `usage:
   httpd -v                   print the version
   httpd serve [DIR] [-p PORT] [-b ADDR] [-cgi]
                              serve DIR (default .) with no config file
+  httpd explain [-f FILE] [-X METHOD] [-H 'Name: value']... [-from ADDR] URL
+                             show how a request would be served, without serving
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return runServe(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "explain" {
+		return runExplain(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("httpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
