@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestWSGIImportCheck runs httpd -t over WSGI apps that fail to import
@@ -53,4 +56,75 @@ func TestWSGIImportCheck(t *testing.T) {
 	if out, errOut, code := h.Run("-t", "-f", "good.hcl"); code != 0 || out != "Syntax OK\n" {
 		t.Errorf("httpd -t on a good app: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+}
+
+// TestWSGITimeoutStack runs an app that sleeps in a named function past
+// request_timeout: the client gets 504 and the error log holds the
+// Python stack of the thread that ran it, naming that function and
+// line, tagged with the request; the worker is replaced and serves
+// again.
+func TestWSGITimeoutStack(t *testing.T) {
+	python := wsgiPython(t)
+	h := NewHarness(t)
+	h.Write("wsgi/slow.wsgi", `import time
+
+
+def wait_for_the_database(seconds):
+    time.sleep(seconds)  # line 5: where the request hangs
+
+
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/slow':
+        wait_for_the_database(60)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'fast']
+`, 0o644)
+	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  wsgi_script_alias "/app" {
+    script          = "wsgi/slow.wsgi"
+    python          = %q
+    processes       = 1
+    threads         = 2
+    request_timeout = "1s"
+  }`, python)))
+	if code, body := wsgiGet(t, srv.URL("/app/fast")); code != 200 || body != "fast" {
+		t.Fatalf("GET /app/fast: %d %q", code, body)
+	}
+	req, err := http.NewRequest("GET", srv.URL("/app/slow?x=1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Request-Id", "req-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("GET /app/slow: %d, want 504", resp.StatusCode)
+	}
+	srv.WaitStderr("Python stack of its thread", 10*time.Second)
+	var line string
+	for _, l := range strings.Split(srv.Stderr(), "\n") {
+		if strings.Contains(l, "Python stack of its thread") {
+			line = l
+		}
+	}
+	for _, want := range []string{
+		"level=ERROR", "vhost=localhost", "mount=/app", "method=GET", `uri="/app/slow?x=1"`, "request_id=req-42", "thread=wsgi-",
+		`slow.wsgi\", line 5, in wait_for_the_database`, `time.sleep(seconds)`,
+		`slow.wsgi\", line 10, in application`,
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("stack line lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "<stdin>") {
+		t.Errorf("stack line shows the worker's own frames:\n%s", line)
+	}
+	// The worker was replaced: the mount serves again.
+	if code, body := wsgiGet(t, srv.URL("/app/fast")); code != 200 || body != "fast" {
+		t.Fatalf("GET /app/fast after the timeout: %d %q", code, body)
+	}
+	stopAndCheckWorkers(t, srv, h.Dir)
 }
