@@ -16,7 +16,8 @@ var update = flag.Bool("update", false, "rewrite the golden files of tests/testd
 // way: by name, alias, wildcard and as the default; one has TLS, so its
 // plain listener redirects.
 const explainConfig = `server {
-  listen = ["127.0.0.1:8080"]
+  listen          = ["127.0.0.1:8080"]
+  trusted_proxies = ["10.9.0.0/16"]
 }
 
 vhost "example.test" {
@@ -114,6 +115,7 @@ var explainCases = []struct {
 	{"proxy", []string{"http://example.test:8080/api/users?id=3"}},
 	{"access_denied", []string{"http://example.test:8080/admin/"}},
 	{"access_allowed", []string{"-from", "10.1.2.3", "http://example.test:8080/admin/"}},
+	{"access_behind_proxy", []string{"-from", "10.9.0.1", "-H", "X-Forwarded-For: 10.1.2.3", "http://example.test:8080/admin/"}},
 	{"access_most_specific", []string{"http://example.test:8080/admin/public/"}},
 	{"rewrite_internal", []string{"http://example.test:8080/post/7"}},
 	{"rewrite_redirect", []string{"http://example.test:8080/blog/hello"}},
@@ -132,6 +134,7 @@ func explainFixtures(h *Harness) {
 	h.Write("htdocs/hello.txt", "hello\n", 0o644)
 	h.Write("htdocs/index.html", "<h1>home</h1>\n", 0o644)
 	h.Write("htdocs/docs/a.txt", "a\n", 0o644)
+	h.Write("htdocs/admin/index.html", "admin\n", 0o644)
 	h.Write("htdocs/.env", "SECRET=1\n", 0o644)
 	h.Write("htdocs/php/index.php", "<?php echo 'front';\n", 0o644)
 	h.Write("htdocs/php/info.php", "<?php phpinfo();\n", 0o644)

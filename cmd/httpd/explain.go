@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"httpd/conf"
+	"httpd/internal/forwarded"
 	"httpd/registry"
 	"httpd/vhost"
 )
@@ -241,13 +242,15 @@ func explain(w io.Writer, cfg *conf.Config, r *http.Request, target string) {
 		fmt.Fprintf(w, "Result:    308 Permanent Redirect to %s\n", loc)
 		return
 	}
-	if a, ok := netip.ParseAddr(r.RemoteAddr); ok == nil && len(cfg.Server.TrustedProxies) > 0 {
-		for _, p := range cfg.Server.TrustedProxies {
-			if p.Contains(a) {
-				fmt.Fprintf(w, "           The client %s is a trusted proxy: the address its forwarding headers name would be used instead.\n", a)
-				break
-			}
+	// From here on the client is the one a trusted proxy names, as in
+	// the server.
+	if r2 := forwarded.NewTrusted(cfg.Server.TrustedProxies).Rewrite(r); r2 != r {
+		if r2.RemoteAddr != r.RemoteAddr {
+			fmt.Fprintf(w, "           %s is a trusted proxy, so the client is %s, as its forwarding headers say.\n", r.RemoteAddr, r2.RemoteAddr)
+		} else {
+			fmt.Fprintf(w, "           %s is a trusted proxy, but its request names no client in X-Forwarded-For or Forwarded.\n", r.RemoteAddr)
 		}
+		r = r2
 	}
 	status := walk(w, v, r)
 	switch {
