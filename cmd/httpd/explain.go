@@ -308,13 +308,15 @@ type mostSpecific interface {
 	MostSpecificPrefix() string
 }
 
-// explainStage asks a stage what it does with r; a stage that cannot
-// say gets a line from its registry Doc.
+// explainStage asks a stage what it does with r. A stage that cannot
+// say gets a line from its registry Doc; a mount or content stage among
+// them is taken to answer the request, with a status unknown.
 func explainStage(mb *conf.ModuleBlock, r *http.Request, m registry.Mount) registry.Explanation {
 	if e, ok := mb.Module.(registry.Explainer); ok {
 		return e.Explain(r, m)
 	}
-	return registry.Explanation{Says: "runs here (" + mb.Info.Doc + "); it cannot say in advance what it does to this request"}
+	end := mb.Info.Phase == registry.PhaseMount || mb.Info.Phase == registry.PhaseContent
+	return registry.Explanation{Says: "runs here (" + mb.Info.Doc + "); it cannot say in advance what it does to this request", Ends: end}
 }
 
 // walk writes the stages r passes in v's pipeline and returns the status

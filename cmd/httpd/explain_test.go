@@ -91,6 +91,10 @@ func TestExplainStageGeneric(t *testing.T) {
 	if e.Ends || e.Status != 0 || !strings.Contains(e.Says, "compress responses") {
 		t.Errorf("generic explanation = %+v", e)
 	}
+	mount := &conf.ModuleBlock{Info: &registry.Info{Name: "asgi_app", Phase: registry.PhaseMount, Doc: "an ASGI app"}, Module: opaque{}}
+	if e := explainStage(mount, r, registry.Mount{}); !e.Ends || e.Status != 0 || !strings.Contains(e.Says, "an ASGI app") {
+		t.Errorf("generic explanation of a mount = %+v", e)
+	}
 }
 
 // FuzzExplain feeds explain arbitrary URLs and a Host header: it must
