@@ -101,6 +101,9 @@ type Log struct {
 	Format string // common | combined | json
 	Error  string // a path, "stdout" or "stderr"
 	Level  string // debug | info | warn | error
+	// ErrorFormat is the error log's format: "text" (slog's key=value
+	// lines) or "json" (one slog JSON object per line).
+	ErrorFormat string
 }
 
 // ACME is the acme block.
@@ -469,12 +472,12 @@ func (d *decoder) decodeServerTLS(b *hcl.Block) hcl.Diagnostics {
 }
 
 var logSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "access"}, {Name: "format"}, {Name: "error"}, {Name: "level"}},
+	Attributes: []hcl.AttributeSchema{{Name: "access"}, {Name: "format"}, {Name: "error"}, {Name: "level"}, {Name: "error_format"}},
 }
 
 func (d *decoder) decodeLog(b *hcl.Block) hcl.Diagnostics {
 	l := &d.cfg.Log
-	*l = Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info"}
+	*l = Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info", ErrorFormat: "text"}
 	if b == nil {
 		return nil
 	}
@@ -497,6 +500,8 @@ func (d *decoder) decodeLog(b *hcl.Block) hcl.Diagnostics {
 	l.Format, ds = oneOf(c, "format", d.ectx, l.Format, "common", "combined", "json")
 	diags = append(diags, ds...)
 	l.Level, ds = oneOf(c, "level", d.ectx, l.Level, "debug", "info", "warn", "error")
+	diags = append(diags, ds...)
+	l.ErrorFormat, ds = oneOf(c, "error_format", d.ectx, l.ErrorFormat, "text", "json")
 	diags = append(diags, ds...)
 	return diags
 }

@@ -54,7 +54,7 @@ func TestConfDefaults(t *testing.T) {
 	if s.TrustedProxies != nil {
 		t.Errorf("TrustedProxies = %v, want none", s.TrustedProxies)
 	}
-	if l := cfg.Log; l != (conf.Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info"}) {
+	if l := cfg.Log; l != (conf.Log{Access: "stdout", Format: "combined", Error: "stderr", Level: "info", ErrorFormat: "text"}) {
 		t.Errorf("Log = %+v", l)
 	}
 	if cfg.ACME.CA != conf.DefaultACMECA {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,26 +11,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"httpd/conf"
 )
 
 // logs owns the error log. Its logger stays the same across reloads while
-// the file and level behind it may change.
+// the file, level and format behind it may change.
 type logs struct {
 	logger *slog.Logger
 	level  slog.LevelVar
+	json   atomic.Bool // log.error_format is "json"
 	out    *swapWriter
 }
 
 func newLogs(stderr io.Writer) *logs {
 	l := &logs{out: &swapWriter{w: nopCloser{stderr}}}
-	l.logger = slog.New(slog.NewTextHandler(l.out, &slog.HandlerOptions{Level: &l.level}))
+	opts := &slog.HandlerOptions{Level: &l.level}
+	l.logger = slog.New(&formatHandler{
+		json:     &l.json,
+		text:     slog.NewTextHandler(l.out, opts),
+		jsonLine: slog.NewJSONHandler(l.out, opts),
+	})
 	return l
 }
 
-// apply points the error log at cfg's destination and level.
+// apply points the error log at cfg's destination, level and format.
 func (l *logs) apply(cfg conf.Log) error {
 	w, err := openLog(cfg.Error)
 	if err != nil {
@@ -40,8 +48,41 @@ func (l *logs) apply(cfg conf.Log) error {
 		return fmt.Errorf("log.level: %w", err)
 	}
 	l.level.Set(lv)
+	l.json.Store(cfg.ErrorFormat == "json")
 	l.out.swap(w)
 	return nil
+}
+
+// formatHandler writes each record as slog text or slog JSON, as the
+// flag it shares with its derived handlers says at the time; so loggers
+// made with With before a reload follow a new error_format too.
+type formatHandler struct {
+	json     *atomic.Bool
+	text     slog.Handler
+	jsonLine slog.Handler
+}
+
+func (h *formatHandler) cur() slog.Handler {
+	if h.json.Load() {
+		return h.jsonLine
+	}
+	return h.text
+}
+
+func (h *formatHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return h.cur().Enabled(ctx, lv)
+}
+
+func (h *formatHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.cur().Handle(ctx, r)
+}
+
+func (h *formatHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &formatHandler{json: h.json, text: h.text.WithAttrs(as), jsonLine: h.jsonLine.WithAttrs(as)}
+}
+
+func (h *formatHandler) WithGroup(name string) slog.Handler {
+	return &formatHandler{json: h.json, text: h.text.WithGroup(name), jsonLine: h.jsonLine.WithGroup(name)}
 }
 
 func (l *logs) close() { l.out.swap(nil) }
@@ -143,3 +184,5 @@ func dropPrivileges(name, group, dataDir string) error {
 	}
 	return nil
 }
+
+var _ slog.Handler = (*formatHandler)(nil)

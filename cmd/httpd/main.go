@@ -33,23 +33,31 @@ func main() {
 
 const usage = `usage:
   httpd [-f FILE]            run in the foreground (FILE defaults to conf/httpd.hcl)
-  httpd -t [-f FILE]         check the config and exit
+  httpd -t [-f FILE] [-no-import]
+                             check the config and exit; WSGI apps are imported
+                             once unless -no-import
   httpd -S [-f FILE]         print the parsed virtual hosts
   httpd -l                   list the modules compiled in
   httpd -v                   print the version
   httpd serve [DIR] [-p PORT] [-b ADDR] [-cgi]
                              serve DIR (default .) with no config file
+  httpd explain [-f FILE] [-X METHOD] [-H 'Name: value']... [-from ADDR] URL
+                             show how a request would be served, without serving
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return runServe(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "explain" {
+		return runExplain(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("httpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	file := fs.String("f", "conf/httpd.hcl", "config file")
 	check := fs.Bool("t", false, "check the config and exit")
+	noImport := fs.Bool("no-import", false, "with -t, do not import the WSGI applications")
 	show := fs.Bool("S", false, "print the parsed virtual hosts and exit")
 	list := fs.Bool("l", false, "list the modules compiled in")
 	showVersion := fs.Bool("v", false, "print the version")
@@ -76,6 +84,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	printDiags(stderr, cfg, diags) // warnings, if any
 	switch {
 	case *check:
+		if !*noImport {
+			if d := checkImports(cfg); d.HasErrors() {
+				printDiags(stderr, cfg, d)
+				return 1
+			}
+		}
 		fmt.Fprintln(stdout, "Syntax OK")
 		return 0
 	case *show:

@@ -101,6 +101,7 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	if len(b.Labels) > 0 {
 		m.Prefix = b.Labels[0]
 	}
+	m.docRoot = strings.TrimRight(dc.DocumentRoot, "/") // for Explain; Provision sets it again
 	c, diags := b.Body.Content(schema)
 	if c == nil {
 		return diags

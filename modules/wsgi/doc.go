@@ -30,7 +30,12 @@
 // logs once, and then reports once more: R ("ready", its pid) after the
 // application loaded, or I ("import error") with the traceback. The
 // server closes the control socket to tell a worker to exit once its
-// threads are done.
+// threads are done. Meanwhile the server may send T with a thread's
+// number ("3" for thread wsgi-3); the worker answers T with that
+// thread's Python stack (sys._current_frames, without the worker's own
+// frames), which the server logs for a request that ran past
+// RequestTimeout. For httpd -t, a C frame with "check" set makes the
+// worker exit after R or I without serving.
 //
 // # Framing
 //
@@ -89,7 +94,9 @@
 // replaced after a backoff (100ms doubling to 10s, reset once a worker
 // is ready); only the requests it was serving fail, with 502. A request
 // running past RequestTimeout gets 504 and its worker is killed and
-// replaced. After MaxRequests requests a worker takes no more, finishes
+// replaced; first the Python stack of the thread running it is logged
+// with the request's method, URI and client (the worker has StackWait to
+// send it). After MaxRequests requests a worker takes no more, finishes
 // the ones it has and exits while a fresh one starts. With Reload the
 // script's modification time is polled every second; on a change fresh
 // workers start and each one that is ready retires an old one, so no

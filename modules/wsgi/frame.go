@@ -35,6 +35,9 @@ const (
 
 	// Control socket, server to worker.
 	ctrlConfig = 'C' // what to run: "key\0value\0..." (see workerConfig)
+	// ctrlStack asks for the Python stack of one thread (its number,
+	// in decimal); the worker answers with ctrlStack holding the text.
+	ctrlStack = 'T'
 
 	// Control socket, worker to server.
 	ctrlHello       = 'V' // the interpreter: "version\0executable", before loading

@@ -1,6 +1,7 @@
 package wsgi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -46,6 +47,7 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 	if m.RequestTimeout > 0 {
 		timer = time.AfterFunc(m.RequestTimeout, func() {
 			timedOut.Store(true)
+			m.logStack(c, r)
 			c.w.kill()
 		})
 	}
@@ -424,4 +426,55 @@ func isWorkerFD(path string, pid int) bool {
 		}
 	}
 	return true
+}
+
+// StackWait bounds how long a worker has to send the Python stack of a
+// request that ran past request_timeout before it is killed.
+const StackWait = 2 * time.Second
+
+// maxStack bounds the stack text a worker sends.
+const maxStack = 1 << 20
+
+// logStack logs the Python stack of the worker thread serving r on c,
+// which ran past request_timeout, tagged with the request, so that the
+// line it hung on can be found from the error log alone. It waits at
+// most StackWait for the worker; a worker that cannot answer (it holds
+// the interpreter lock in C code, or died) is logged as such.
+func (m *Module) logStack(c *conn, r *http.Request) {
+	args := []any{"method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr, "pid", c.w.pid,
+		"thread", fmt.Sprintf("wsgi-%d", c.idx), "timeout", m.RequestTimeout.String()}
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		args = append(args, "request_id", id)
+	}
+	stack, err := c.w.stack(c.idx, StackWait)
+	if err != nil {
+		m.log.Error("wsgi request ran past request_timeout; no Python stack", append(args, "err", err)...)
+		return
+	}
+	m.log.Error("wsgi request ran past request_timeout; Python stack of its thread", append(args, "stack", stack)...)
+}
+
+// stack asks the worker for the Python stack of thread i over the
+// control socket and waits at most wait for the answer.
+func (w *worker) stack(i int, wait time.Duration) (string, error) {
+	w.stackMu.Lock()
+	defer w.stackMu.Unlock()
+	deadline := time.Now().Add(wait)
+	if err := w.ctrl.SetDeadline(deadline); err != nil {
+		return "", err
+	}
+	defer func() { _ = w.ctrl.SetDeadline(time.Time{}) }()
+	req := strconv.Itoa(i)
+	if _, err := w.ctrl.Write(append(appendFrameHeader(nil, ctrlStack, len(req)), req...)); err != nil {
+		return "", fmt.Errorf("asking worker %d for the stack: %w", w.pid, err)
+	}
+	br := bufio.NewReader(io.LimitReader(w.ctrl, frameHeaderLen+maxStack))
+	typ, payload, _, err := readFrame(br, nil)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("worker %d sent no stack within %s: %w", w.pid, wait, err)
+	case typ != ctrlStack:
+		return "", fmt.Errorf("worker %d answered the stack request with frame %q", w.pid, typ)
+	}
+	return strings.TrimRight(string(payload), "\n"), nil
 }

@@ -66,6 +66,8 @@ type worker struct {
 	served     int  // requests handed to this worker
 	ctrlClosed bool
 	killTimer  *time.Timer
+
+	stackMu sync.Mutex // serializes stack requests on ctrl
 }
 
 // kill sends SIGKILL to the worker's process group.
@@ -79,6 +81,7 @@ func (w *worker) kill() {
 // request at a time.
 type conn struct {
 	w   *worker
+	idx int // the worker thread it talks to: "wsgi-IDX"
 	nc  *net.UnixConn
 	br  *bufio.Reader
 	buf []byte // incoming payloads
@@ -300,8 +303,8 @@ func (p *pool) spawn() (*worker, error) {
 	w.cmd, w.pid = cmd, cmd.Process.Pid
 	w.stdout.setPID(w.pid)
 	w.stderr.setPID(w.pid)
-	for _, nc := range parents[1:] {
-		w.conns = append(w.conns, &conn{w: w, nc: nc, br: bufio.NewReaderSize(nc, 16<<10)})
+	for i, nc := range parents[1:] {
+		w.conns = append(w.conns, &conn{w: w, idx: i, nc: nc, br: bufio.NewReaderSize(nc, 16<<10)})
 	}
 	p.log.Debug("wsgi worker started", "pid", w.pid)
 	return w, nil

@@ -49,6 +49,7 @@ F_LOG = ord('L')
 F_READ = ord('R')
 
 C_CONFIG = ord('C')      # server -> worker: what to run
+C_STACK = ord('T')       # both ways: the stack of one thread, asked and sent
 C_HELLO = ord('V')       # worker -> server: version and executable
 C_READY = ord('R')
 C_IMPORT_ERROR = ord('I')
@@ -463,6 +464,28 @@ def load(script, name):
         raise AttributeError('%s defines no callable named %r' % (script, name)) from None
 
 
+def thread_stack(threads, payload):
+    """The stack of worker thread number payload (decimal), innermost
+    call last, as a traceback prints it, from the application's first
+    call on; at most 65000 characters, the innermost kept."""
+    try:
+        t = threads[int(payload)]
+    except (ValueError, IndexError):
+        return 'no thread %r' % payload
+    frame = sys._current_frames().get(t.ident)
+    if frame is None:
+        return 'thread %s is not running' % t.name
+    frames = traceback.extract_stack(frame)
+    # The application's calls start after the worker's own (run).
+    for i in range(len(frames) - 1, -1, -1):
+        if frames[i].filename == '<stdin>':
+            frames = frames[i + 1:]
+            break
+    text = 'Stack of thread %s (most recent call last):\n%s' % (
+        t.name, ''.join(traceback.format_list(frames)))
+    return text[-65000:]
+
+
 def recv_exactly(sock, n):
     """Reads n bytes from sock; EOFError if it closes first."""
     parts = []
@@ -529,6 +552,12 @@ def main():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
+    if conf.get('check') == '1':
+        # httpd -t: the application loads; nothing is served.
+        report(C_READY, str(os.getpid()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     base = {
         'wsgi.version': (1, 0),
@@ -546,18 +575,29 @@ def main():
         threads.append(t)
     report(C_READY, str(os.getpid()))
 
-    # Wait for the server to close the control socket (stop), checking
-    # that the server is still our parent.
+    # Answer stack requests until the server closes the control socket
+    # (stop), checking that the server is still our parent.
     ctrl.settimeout(1.0)
+    pending = b''
     while True:
         try:
-            if not ctrl.recv(64):
+            data = ctrl.recv(4096)
+            if not data:
                 break
         except socket.timeout:
             if os.getppid() != ppid:
                 os._exit(1)
+            continue
         except OSError:
             break
+        pending += data
+        while len(pending) >= 5:
+            t, n = unpack(pending[:5])
+            if len(pending) < 5 + n:
+                break
+            payload, pending = pending[5:5 + n], pending[5 + n:]
+            if t == C_STACK:
+                report(C_STACK, thread_stack(threads, payload))
     ctrl.close()
     deadline = time.monotonic() + 5
     for t in threads:
