@@ -40,15 +40,17 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 
 // readmeOwner names the block type each module folder's README documents.
 var readmeOwner = map[string]string{
-	"alias": "alias", "cgi": "script_alias", "redirect": "redirect",
-	"static": "static", "wsgi": "wsgi_script_alias", "header": "header", "errorpages": "error_pages",
-	"access":  "access",
-	"rewrite": "rewrite",
-
-	"basicauth": "basic_auth",
-	"access":   "access",
-	"rewrite":  "rewrite",
-	"compress": "compress",
+	"access":     "access",
+	"alias":      "alias",
+	"basicauth":  "basic_auth",
+	"cgi":        "script_alias",
+	"compress":   "compress",
+	"errorpages": "error_pages",
+	"header":     "header",
+	"redirect":   "redirect",
+	"rewrite":    "rewrite",
+	"static":     "static",
+	"wsgi":       "wsgi_script_alias",
 }
 
 // coreBlocks are the top-level blocks of a whole config.

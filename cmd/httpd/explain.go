@@ -231,7 +231,7 @@ func explain(w io.Writer, cfg *conf.Config, r *http.Request, target string) {
 		return
 	}
 	v := c.VHost
-	fmt.Fprintf(w, "VHost:     %s (%s): %s.\n", v.Name, where(v.DefRange.Filename, v.DefRange.Start.Line), c.Why)
+	fmt.Fprintf(w, "VHost:     %s (%s): %s.\n", v.Name, where(v.DefRange), c.Why)
 	if c.HTTPSRedirect {
 		loc := "https://" + hostOnly(r.Host)
 		if c.HTTPSPort != "443" {
@@ -286,8 +286,6 @@ func hostOnly(h string) string {
 	return h
 }
 
-func where(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
-
 // stageName is how a stage is named in the walk: its block type and
 // labels, and where it is in the config.
 func stageName(mb *conf.ModuleBlock) string {
@@ -296,7 +294,7 @@ func stageName(mb *conf.ModuleBlock) string {
 		name += fmt.Sprintf(" %q", l)
 	}
 	if mb.DefRange.Filename != "" {
-		name += " (" + where(mb.DefRange.Filename, mb.DefRange.Start.Line) + ")"
+		name += " (" + where(mb.DefRange) + ")"
 	}
 	return name
 }
