@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,5 +304,16 @@ func TestBasicAuthConfigCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// -S shows the stage, -l the module.
+	h.Write("httpd.hcl", config("good"), 0o644)
+	stdout, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	if want := `basic_auth /admin/ realm "Restricted" htpasswd ` + h.Dir + "/good"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("-S: exit %d, want %q in:\n%s%s", code, want, stdout, stderr)
+	}
+	stdout, _, code = h.Run("-l")
+	if code != 0 || !regexp.MustCompile(`(?m)^  basic_auth +access +\S`).MatchString(stdout) {
+		t.Errorf("-l: exit %d:\n%s", code, stdout)
 	}
 }
