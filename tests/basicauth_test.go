@@ -317,3 +317,40 @@ func TestBasicAuthConfigCheck(t *testing.T) {
 		t.Errorf("-l: exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestBasicAuthPHPFPM: a PHP script behind basic_auth, run by Debian's
+// PHP-FPM, sees REMOTE_USER and AUTH_TYPE, not the Authorization header.
+func TestBasicAuthPHPFPM(t *testing.T) {
+	fpm := startPHPFPM(t)
+	h := NewHarness(t)
+	htpasswd(t, h, "-cbB", "-C", "4", "users", "alice", "wonderland")
+	h.Write("htdocs/admin/who.php", `<?php
+header('Content-Type: text/plain');
+echo implode(' ', [$_SERVER['REMOTE_USER'] ?? '-', $_SERVER['AUTH_TYPE'] ?? '-',
+    isset($_SERVER['HTTP_AUTHORIZATION']) ? 'authorization' : 'no-authorization']);
+`, 0o644)
+	srv := h.Start(fmt.Sprintf(`
+server {
+  listen = ["127.0.0.1:0"]
+}
+vhost "localhost" {
+  default       = true
+  document_root = "htdocs"
+  basic_auth "/admin/" {
+    realm    = "PHP"
+    htpasswd = "users"
+  }
+  fastcgi "/admin/" {
+    to = "unix:%s"
+  }
+}
+`, fpm.Sock))
+	if status, chal, body := authGet(t, "GET", srv.URL("/admin/who.php"), "", ""); status != 401 || chal != `Basic realm="PHP"` || strings.Contains(body, "no-authorization") {
+		t.Errorf("without credentials: %d %q %q", status, chal, body)
+	}
+	status, _, body := authGet(t, "GET", srv.URL("/admin/who.php"), "alice", "wonderland")
+	if status != 200 || body != "alice Basic no-authorization" {
+		t.Errorf("with credentials: %d %q, want 200 %q", status, body, "alice Basic no-authorization")
+	}
+	srv.Stop()
+}
