@@ -98,6 +98,7 @@ vhost "localhost" {
     realm    = "Admin \"zone\""
     htpasswd = "conf/htpasswd"
   }
+  rewrite "^/shortcut$" { to = "/admin/secret.txt" }
   script_alias "/admin/cgi/" {
     path = "cgi-bin"
   }
@@ -131,6 +132,8 @@ vhost "localhost" {
 		{name: "unknown user", path: "/admin/secret.txt", user: "eve", pass: "wonderland", status: 401},
 		{name: "user of another case", path: "/admin/secret.txt", user: "Alice", pass: "wonderland", status: 401},
 		{name: "authenticated miss", path: "/admin/nothing.txt", user: "alice", pass: "wonderland", status: 404},
+		{name: "internal rewrite under the prefix", path: "/shortcut", status: 401},
+		{name: "internal rewrite, authenticated", path: "/shortcut", user: "bob", pass: "builder", status: 200, body: "top secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
