@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,6 +98,7 @@ vhost "localhost" {
     realm    = "Admin \"zone\""
     htpasswd = "conf/htpasswd"
   }
+  rewrite "^/shortcut$" { to = "/admin/secret.txt" }
   script_alias "/admin/cgi/" {
     path = "cgi-bin"
   }
@@ -130,6 +132,8 @@ vhost "localhost" {
 		{name: "unknown user", path: "/admin/secret.txt", user: "eve", pass: "wonderland", status: 401},
 		{name: "user of another case", path: "/admin/secret.txt", user: "Alice", pass: "wonderland", status: 401},
 		{name: "authenticated miss", path: "/admin/nothing.txt", user: "alice", pass: "wonderland", status: 404},
+		{name: "internal rewrite under the prefix", path: "/shortcut", status: 401},
+		{name: "internal rewrite, authenticated", path: "/shortcut", user: "bob", pass: "builder", status: 200, body: "top secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,4 +308,52 @@ func TestBasicAuthConfigCheck(t *testing.T) {
 			}
 		})
 	}
+
+	// -S shows the stage, -l the module.
+	h.Write("httpd.hcl", config("good"), 0o644)
+	stdout, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	if want := `basic_auth /admin/ realm "Restricted" htpasswd ` + h.Dir + "/good"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("-S: exit %d, want %q in:\n%s%s", code, want, stdout, stderr)
+	}
+	stdout, _, code = h.Run("-l")
+	if code != 0 || !regexp.MustCompile(`(?m)^  basic_auth +access +\S`).MatchString(stdout) {
+		t.Errorf("-l: exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestBasicAuthPHPFPM: a PHP script behind basic_auth, run by Debian's
+// PHP-FPM, sees REMOTE_USER and AUTH_TYPE, not the Authorization header.
+func TestBasicAuthPHPFPM(t *testing.T) {
+	fpm := startPHPFPM(t)
+	h := NewHarness(t)
+	htpasswd(t, h, "-cbB", "-C", "4", "users", "alice", "wonderland")
+	h.Write("htdocs/admin/who.php", `<?php
+header('Content-Type: text/plain');
+echo implode(' ', [$_SERVER['REMOTE_USER'] ?? '-', $_SERVER['AUTH_TYPE'] ?? '-',
+    isset($_SERVER['HTTP_AUTHORIZATION']) ? 'authorization' : 'no-authorization']);
+`, 0o644)
+	srv := h.Start(fmt.Sprintf(`
+server {
+  listen = ["127.0.0.1:0"]
+}
+vhost "localhost" {
+  default       = true
+  document_root = "htdocs"
+  basic_auth "/admin/" {
+    realm    = "PHP"
+    htpasswd = "users"
+  }
+  fastcgi "/admin/" {
+    to = "unix:%s"
+  }
+}
+`, fpm.Sock))
+	if status, chal, body := authGet(t, "GET", srv.URL("/admin/who.php"), "", ""); status != 401 || chal != `Basic realm="PHP"` || strings.Contains(body, "no-authorization") {
+		t.Errorf("without credentials: %d %q %q", status, chal, body)
+	}
+	status, _, body := authGet(t, "GET", srv.URL("/admin/who.php"), "alice", "wonderland")
+	if status != 200 || body != "alice Basic no-authorization" {
+		t.Errorf("with credentials: %d %q, want 200 %q", status, body, "alice Basic no-authorization")
+	}
+	srv.Stop()
 }

@@ -174,8 +174,11 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	users, err := Load(m.Htpasswd)
 	if err != nil {
 		var le *LineError
-		if errors.As(err, &le) {
+		switch {
+		case errors.As(err, &le):
 			return fmt.Errorf("htpasswd %w", err)
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("htpasswd: %w; make it with: htpasswd -cB %s USER", err, m.Htpasswd)
 		}
 		return fmt.Errorf("htpasswd: %w", err)
 	}

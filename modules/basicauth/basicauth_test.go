@@ -443,3 +443,29 @@ func TestExplain(t *testing.T) {
 		t.Errorf("Describe = %q, want %q", got, want)
 	}
 }
+
+// BenchmarkServe measures a logged-in user's request (the cache answers)
+// and one outside the prefix.
+func BenchmarkServe(b *testing.B) {
+	dir := root(b, aliceBcrypt)
+	m := load(b, dir, `basic_auth "/admin/" {
+  htpasswd = "conf/htpasswd"
+}`)
+	h := m.Wrap(registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error { return nil }))
+	for _, bc := range []struct{ name, path string }{{"cached", "/admin/x"}, {"outside", "/x"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", bc.path, nil)
+			r.SetBasicAuth("alice", "wonderland")
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := h.ServeHTTP(w, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
