@@ -254,6 +254,11 @@ vhost "c.test" {
 		if resp.Header.Get("Content-Encoding") != "zstd" || string(b) != "a fresh zstd sibling" {
 			t.Errorf("zstd: Content-Encoding %q, body %q", resp.Header.Get("Content-Encoding"), b)
 		}
+		et := resp.Header.Get("Etag")
+		resp, _ = compressFetch(t, srv, "GET", "/pre.css", "Accept-Encoding", "zstd, gzip", "If-None-Match", et)
+		if resp.StatusCode != 304 || resp.Header.Get("Etag") != et {
+			t.Errorf("zstd sibling, If-None-Match %s: status %d, ETag %s", et, resp.StatusCode, resp.Header.Get("Etag"))
+		}
 		// The br sibling is older than the file: compressed afresh.
 		resp, b = compressFetch(t, srv, "GET", "/pre.css", "Accept-Encoding", "br")
 		if resp.Header.Get("Content-Encoding") != "br" || compressDecodeAll(t, "br", b) != strings.Repeat("body { color: red }\n", 100) {
