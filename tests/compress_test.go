@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -254,6 +255,11 @@ vhost "c.test" {
 		if resp.Header.Get("Content-Encoding") != "zstd" || string(b) != "a fresh zstd sibling" {
 			t.Errorf("zstd: Content-Encoding %q, body %q", resp.Header.Get("Content-Encoding"), b)
 		}
+		et := resp.Header.Get("Etag")
+		resp, _ = compressFetch(t, srv, "GET", "/pre.css", "Accept-Encoding", "zstd, gzip", "If-None-Match", et)
+		if resp.StatusCode != 304 || resp.Header.Get("Etag") != et {
+			t.Errorf("zstd sibling, If-None-Match %s: status %d, ETag %s", et, resp.StatusCode, resp.Header.Get("Etag"))
+		}
 		// The br sibling is older than the file: compressed afresh.
 		resp, b = compressFetch(t, srv, "GET", "/pre.css", "Accept-Encoding", "br")
 		if resp.Header.Get("Content-Encoding") != "br" || compressDecodeAll(t, "br", b) != strings.Repeat("body { color: red }\n", 100) {
@@ -287,13 +293,18 @@ vhost "c.test" {
 }
 
 // TestCompressFlush checks that a chunk a CGI script writes and the
-// gateway flushes reaches the client, encoded, while the script waits.
+// gateway flushes reaches the client, encoded, while the script waits,
+// over HTTP/1.1 and HTTP/2 (TLS, chosen by ALPN), and that a static page
+// decodes over both.
 func TestCompressFlush(t *testing.T) {
 	h := NewHarness(t)
+	roots := h2WriteCert(t, h)
 	fifo := filepath.Join(h.Dir, "go-on")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	page := strings.Repeat("<p>over TLS</p>\n", 300)
+	h.Write("htdocs/page.html", page, 0o644)
 	h.Write("cgi-bin/events.cgi", fmt.Sprintf(`#!/bin/sh
 printf 'Content-Type: text/event-stream\r\n\r\n'
 printf 'data: one\n\n'
@@ -304,57 +315,86 @@ printf 'data: two\n\n'
   listen = ["127.0.0.1:0"]
 }
 log { access = "off" }
-vhost "c.test" {
-  default = true
+vhost "localhost" {
+  default       = true
+  document_root = "htdocs"
+  tls {
+    cert = "cert.pem"
+    key  = "key.pem"
+  }
   compress {}
   script_alias "/cgi-bin/" { path = "cgi-bin/" }
 }`)
-	for _, ce := range []string{"gzip", "br", "zstd"} {
-		t.Run(ce, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", srv.URL("/cgi-bin/events.cgi"), nil)
-			req.Header.Set("Accept-Encoding", ce)
-			resp, err := compressClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if resp.Header.Get("Content-Encoding") != ce {
-				t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
-			}
-			type line struct {
-				s   string
-				err error
-			}
-			got := make(chan line, 2)
-			r := bufio.NewReader(compressDecoder(t, ce, resp.Body))
-			go func() {
-				s, err := r.ReadString('\n')
-				got <- line{s, err}
-				b, err := io.ReadAll(r)
-				got <- line{string(b), err}
-			}()
-			select {
-			case l := <-got:
-				if l.err != nil || l.s != "data: one\n" {
-					t.Fatalf("first line %q, %v", l.s, l.err)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		var protos http.Protocols
+		if proto == "HTTP/2.0" {
+			protos.SetHTTP2(true)
+		} else {
+			protos.SetHTTP1(true)
+		}
+		tr := &http.Transport{Protocols: &protos, TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"},
+			DisableCompression: true}
+		t.Cleanup(tr.CloseIdleConnections)
+		client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+		for _, ce := range []string{"gzip", "br", "zstd"} {
+			t.Run(proto+"/"+ce, func(t *testing.T) {
+				req, _ := http.NewRequest("GET", "https://"+srv.Addr+"/page.html", nil)
+				req.Header.Set("Accept-Encoding", ce)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
 				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the flushed chunk did not arrive while the script waits")
-			}
-			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(w, "go\n")
-			w.Close()
-			select {
-			case l := <-got:
-				if l.err != nil || l.s != "\ndata: two\n\n" {
-					t.Fatalf("rest %q, %v", l.s, l.err)
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.Proto != proto || resp.Header.Get("Content-Encoding") != ce || compressDecodeAll(t, ce, b) != page {
+					t.Fatalf("page: %s, Content-Encoding %q, %d bytes, %v", resp.Proto, resp.Header.Get("Content-Encoding"), len(b), err)
 				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the response did not end after the script went on")
-			}
-		})
+
+				req, _ = http.NewRequest("GET", "https://"+srv.Addr+"/cgi-bin/events.cgi", nil)
+				req.Header.Set("Accept-Encoding", ce)
+				resp, err = client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if resp.Header.Get("Content-Encoding") != ce || resp.Proto != proto {
+					t.Fatalf("%s, Content-Encoding %q", resp.Proto, resp.Header.Get("Content-Encoding"))
+				}
+				type line struct {
+					s   string
+					err error
+				}
+				got := make(chan line, 2)
+				r := bufio.NewReader(compressDecoder(t, ce, resp.Body))
+				go func() {
+					s, err := r.ReadString('\n')
+					got <- line{s, err}
+					b, err := io.ReadAll(r)
+					got <- line{string(b), err}
+				}()
+				select {
+				case l := <-got:
+					if l.err != nil || l.s != "data: one\n" {
+						t.Fatalf("first line %q, %v", l.s, l.err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the flushed chunk did not arrive while the script waits")
+				}
+				w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.WriteString(w, "go\n")
+				w.Close()
+				select {
+				case l := <-got:
+					if l.err != nil || l.s != "\ndata: two\n\n" {
+						t.Fatalf("rest %q, %v", l.s, l.err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the response did not end after the script went on")
+				}
+			})
+		}
 	}
 }

@@ -421,9 +421,19 @@ func (w *writer) ReadFrom(src io.Reader) (int64, error) {
 		}
 		return io.Copy(writeOnly{w.ResponseWriter}, src)
 	case stateEncode:
-		return io.Copy(writeOnly{w.enc}, src)
+		return copyPooled(writeOnly{w.enc}, src)
 	}
-	return io.Copy(writeOnly{w}, src)
+	return copyPooled(writeOnly{w}, src)
+}
+
+// copyBufs holds the buffers files are copied into encoders with.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyPooled is io.Copy with a pooled buffer.
+func copyPooled(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(dst, src, *bp)
 }
 
 // Flush sends what was written so far: a held body starts encoding (a
