@@ -138,6 +138,16 @@ vhost "dyn.test" {
 			}
 		})
 	}
+	out, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	for _, want := range []string{
+		"      header   header \"/\"                   header /: sets X-Site\n" +
+			"      errors   error_pages                  404 -> /errors/404.html, 5xx -> /errors/5xx.html, 403 -> /errors/missing.html\n" +
+			"      access   access \"/private/\"           ",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("-S (exit %d) lacks %q:\n%s%s", code, want, out, stderr)
+		}
+	}
 	// One line per failed page, not one per re-entry.
 	if n := strings.Count(srv.Stderr(), "page=/errors/nope.html"); n != 1 {
 		t.Errorf("%d log lines about the looping page, want 1:\n%s", n, srv.Stderr())
