@@ -20,9 +20,11 @@ import (
 	_ "httpd/modules/alias"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/header"
+	_ "httpd/modules/metrics"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
+	_ "httpd/modules/status"
 	_ "httpd/modules/wsgi"
 )
 
@@ -41,6 +43,8 @@ var readmeOwner = map[string]string{
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
 	"access":  "access",
 	"rewrite": "rewrite",
+	"status":  "status",
+	"metrics": "metrics",
 }
 
 // coreBlocks are the top-level blocks of a whole config.

@@ -8,9 +8,11 @@ import (
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/header"
+	_ "httpd/modules/metrics"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/reverseproxy"
 	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
+	_ "httpd/modules/status"
 	_ "httpd/modules/wsgi"
 )
