@@ -71,6 +71,11 @@ vhost "secure.test" {
   document_root = "htdocs"
 }
 `, python, up.URL))
+	// The listeners open in any order: URL must name the plain one.
+	srv.Addr = srv.Addrs["127.0.0.1:0"]
+	if srv.Addr == "" || srv.Addrs["127.0.0.2:0"] == "" {
+		t.Fatalf("listeners %v, want 127.0.0.1:0 and 127.0.0.2:0", srv.Addrs)
+	}
 	return &opsServer{Server: srv, TLSAddr: srv.Addrs["127.0.0.2:0"]}
 }
 

@@ -185,9 +185,9 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:12px 14px;min-width:0}
 .big{font-size:26px;font-weight:650;font-variant-numeric:tabular-nums;line-height:1.2}
 .label{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--mute)}
-.chart{grid-column:1/-1}
+.chart{margin-top:12px}
 .chart svg{width:100%;height:64px;display:block}
-.vhosts{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(300px,1fr))}
+.vhosts{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));align-items:start}
 .mounts{display:grid;gap:10px;margin-top:10px}
 .mount{border-top:1px solid var(--line);padding-top:10px}
 .tag{display:inline-block;font-size:12px;font-weight:600;padding:1px 8px;border-radius:99px;background:var(--bar);color:var(--fg);margin-right:6px}
@@ -218,7 +218,8 @@ a{color:var(--acc)}
 <div class="card"><div class="label">5xx/s</div><div class="big {{if .ErrorsPerSecond}}bad{{end}}" id="eps">{{rate .ErrorsPerSecond}}</div><div class="small mute">last minute</div></div>
 <div class="card"><div class="label">Requests</div><div class="big" id="requests">{{.Requests}}</div><div class="small mute">{{.Errors5xx}} answered 5xx</div></div>
 <div class="card"><div class="label">Connections</div><div class="big" id="connections">{{.Conns.Active}} <span class="small mute">active</span></div><div class="small mute">{{.Conns.Idle}} idle · {{.Conns.Handshake}} in TLS handshake</div></div>
-<div class="card chart">
+</section>
+<section class="card chart" id="chart">
 <div class="label">Requests per second, last minute <span class="mute">(peak {{.Spark.Peak}}{{if .Spark.Errors}}, <span class="bad">5xx</span>{{end}})</span></div>
 <svg viewBox="0 0 {{.Spark.Width}} {{.Spark.Height}}" preserveAspectRatio="none" role="img" aria-label="requests per second over the last minute">
 <line x1="0" y1="{{.Spark.Height}}" x2="{{.Spark.Width}}" y2="{{.Spark.Height}}" stroke="var(--line)" stroke-width="2"/>
@@ -227,7 +228,6 @@ a{color:var(--acc)}
 {{if .Spark.Errors}}<polyline points="{{.Spark.Errors}}" fill="none" stroke="var(--bad)" stroke-width="1.6" vector-effect="non-scaling-stroke"/>{{end}}
 </svg>
 {{if not .Spark.Seconds}}<div class="small mute">sampled once a second; the first sample comes a second after start</div>{{end}}
-</div>
 </section>
 
 <h2>Virtual hosts</h2>
