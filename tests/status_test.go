@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +21,7 @@ import (
 type opsServer struct {
 	*Server
 	TLSAddr string
+	Dir     string // the server root
 }
 
 // startOps starts the server of the operations tests. Its only trusted
@@ -37,6 +39,7 @@ func startOps(t *testing.T) *opsServer {
 	h.Write("htdocs/index.html", "<h1>home</h1>\n", 0o644)
 	h.Write("htdocs/files/readme.txt", "a file to list\n", 0o644)
 	h.Write("htdocs/files/data.csv", "a,b\n1,2\n", 0o644)
+	h.Write("slow/slow.sh", "#!/bin/sh\nsleep 30\n", 0o755)
 	h.Write("cgi-bin/hello.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello from cgi\\n'\n", 0o755)
 	h.Write("wsgi/app.wsgi", `def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -55,6 +58,10 @@ vhost "ops.test" {
   document_root = "htdocs"
   static { browse = true }
   script_alias "/cgi-bin/" { path = "cgi-bin/" }
+  script_alias "/slow/" {
+    path    = "slow/"
+    timeout = "200ms"
+  }
   wsgi_script_alias "/app" {
     script    = "wsgi/app.wsgi"
     python    = %q
@@ -76,7 +83,7 @@ vhost "secure.test" {
 	if srv.Addr == "" || srv.Addrs["127.0.0.2:0"] == "" {
 		t.Fatalf("listeners %v, want 127.0.0.1:0 and 127.0.0.2:0", srv.Addrs)
 	}
-	return &opsServer{Server: srv, TLSAddr: srv.Addrs["127.0.0.2:0"]}
+	return &opsServer{Server: srv, TLSAddr: srv.Addrs["127.0.0.2:0"], Dir: h.Dir}
 }
 
 // get fetches path from the server, as the client from when it is not
@@ -222,13 +229,33 @@ func TestStatusPage(t *testing.T) {
 		t.Errorf("connections %+v: the request asking is active", after.Conns)
 	}
 
+	// A script stopped by its timeout, and a WSGI worker killed: the
+	// pools count them.
+	if code, _, _ := s.get(t, "/slow/slow.sh", ""); code != http.StatusGatewayTimeout {
+		t.Errorf("a script past its timeout: %d, want 504", code)
+	}
+	workers := wsgiWorkers(s.Dir)
+	if len(workers) != 1 {
+		t.Fatalf("WSGI workers %v, want one", workers)
+	}
+	pid, _ := strconv.Atoi(workers[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReport(t, 10*time.Second, "a CGI timeout and a WSGI crash counted, and the worker back", func(r *stats.Report) bool {
+		slow, app := mount(t, r, "/slow/").State, mount(t, r, "/app").State
+		return slow.Workers.Timeouts == 1 && app.Workers.Crashes == 1 && app.Workers.Idle == 4 && mount(t, r, "/slow/").Errors5xx == 1
+	})
+	s.traffic(t, 1)
+
 	// The HTML page: a person's view of the same.
 	code, h, page := s.get(t, "/server-status", "")
 	if code != 200 || h.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("status page: %d %s", code, h.Get("Content-Type"))
 	}
 	for _, want := range []string{`name="viewport"`, "<svg", "ops.test", "secure.test", "localhost", "/cgi-bin/", "/app", "/api/",
-		"CGI", "WSGI", "Proxy", "httpd local CA", "days left", "config generation <b id=\"generation\">1</b>", "1 of 1 upstreams healthy"} {
+		"CGI", "WSGI", "Proxy", "httpd local CA", "days left", "config generation <b id=\"generation\">1</b>", "1 of 1 upstreams healthy",
+		`<dt>Crashes</dt><dd class="bad">1</dd>`, `<dt>Timeouts</dt><dd class="warn">1</dd>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %q", want)
 		}

@@ -105,15 +105,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGen, gauge, float64(g.Number))
 	ch <- prometheus.MustNewConstMetric(descLoaded, gauge, float64(g.Loaded.UnixNano())/1e9)
 	now := c.now()
+	// Two vhost blocks may share a name on different listeners: each
+	// series goes out once, from the first.
+	seen := map[[3]string]bool{}
+	once := func(a, b, c string) bool {
+		k := [3]string{a, b, c}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
 	for _, v := range g.VHosts {
 		if v.Cert != nil {
-			if cert, err := v.Cert(); err == nil {
+			if cert, err := v.Cert(); err == nil && once("cert", v.Name, cert.Subject+"\x00"+cert.Issuer) {
 				ch <- prometheus.MustNewConstMetric(descCertLeft, gauge, cert.NotAfter.Sub(now).Seconds(), v.Name, cert.Subject, cert.Issuer)
 				ch <- prometheus.MustNewConstMetric(descCertNA, gauge, float64(cert.NotAfter.Unix()), v.Name, cert.Subject, cert.Issuer)
 			}
 		}
 		for _, mt := range v.Mounts {
-			if mt.Reporter == nil {
+			if mt.Reporter == nil || !once("mount", v.Name, mt.Prefix) {
 				continue
 			}
 			rep := mt.Reporter.Report()
@@ -129,6 +140,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descQueueWait, counter, p.QueueWait.Seconds(), l...)
 			}
 			for _, u := range rep.Upstreams {
+				if !once("upstream", v.Name+"\x00"+mt.Prefix, u.Address) {
+					continue // the same address twice in to
+				}
 				l := []string{v.Name, mt.Prefix, u.Address}
 				healthy := 0.0
 				if u.Healthy {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -215,3 +216,30 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsDuplicates: two vhost blocks of one name, with the same
+// mount and an upstream named twice, still gather without a clash.
+func TestMetricsDuplicates(t *testing.T) {
+	s := stats.New(time.Now())
+	cert := func() (*stats.Cert, error) {
+		return &stats.Cert{Subject: "d.test", Issuer: "CA", NotAfter: time.Now()}, nil
+	}
+	twice := registry.Report{Upstreams: []registry.UpstreamReport{{Address: "http://a"}, {Address: "http://a"}}}
+	vh := stats.VHost{Name: "d.test", Cert: cert, Mounts: []stats.Mount{{Kind: "reverse_proxy", Prefix: "/", Reporter: fixed(twice)}}}
+	s.Publish(&stats.Generation{VHosts: []stats.VHost{vh, vh}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(s))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "httpd_upstream_healthy" && len(f.Metric) != 1 {
+			t.Errorf("%d series of httpd_upstream_healthy, want 1", len(f.Metric))
+		}
+	}
+}
+
+type fixed registry.Report
+
+func (f fixed) Report() registry.Report { return registry.Report(f) }
