@@ -9,6 +9,7 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"httpd/registry"
 )
@@ -125,6 +126,8 @@ func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 		}
 		if diag.Summary == "Unsupported argument" && strings.Contains(diag.Detail, `"include"`) {
 			diag.Detail += " include is a top-level attribute: write it outside every vhost block."
+			closestBlockType(b.Body, diag)
+			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(registry.Names(), ", ") + "."
 		}
 	}
 	if msg := checkName(v.Name, false); msg != "" {
@@ -491,6 +494,27 @@ func tlsWord(tls bool) string {
 		return "TLS"
 	}
 	return "plain HTTP"
+}
+
+// closestBlockType makes the suggestion of an "Unsupported block type"
+// diagnostic the closest block type: HCL suggests the first one close
+// enough, and with "status" and "static" both near "statc" that is not
+// always the likely one.
+func closestBlockType(body hcl.Body, diag *hcl.Diagnostic) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok || diag.Subject == nil {
+		return
+	}
+	for _, blk := range sb.Blocks {
+		if blk.TypeRange != *diag.Subject {
+			continue
+		}
+		diag.Detail = fmt.Sprintf("Blocks of type %q are not expected here.", blk.Type)
+		if s := suggest(blk.Type, append([]string{"tls"}, registry.Names()...)); s != "" {
+			diag.Detail += fmt.Sprintf(" Did you mean %q?", s)
+		}
+		return
+	}
 }
 
 // suggest returns the choice closest to s, if it is close enough to be a

@@ -23,9 +23,11 @@ import (
 	_ "httpd/modules/compress"
 	_ "httpd/modules/errorpages"
 	_ "httpd/modules/header"
+	_ "httpd/modules/metrics"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
+	_ "httpd/modules/status"
 	_ "httpd/modules/wsgi"
 )
 
@@ -47,9 +49,11 @@ var readmeOwner = map[string]string{
 	"compress":   "compress",
 	"errorpages": "error_pages",
 	"header":     "header",
+	"metrics":    "metrics",
 	"redirect":   "redirect",
 	"rewrite":    "rewrite",
 	"static":     "static",
+	"status":     "status",
 	"wsgi":       "wsgi_script_alias",
 }
 

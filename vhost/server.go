@@ -22,6 +22,7 @@ import (
 	"httpd/certs"
 	"httpd/conf"
 	"httpd/internal/forwarded"
+	"httpd/internal/stats"
 	"httpd/registry"
 	"httpd/vhost/h1"
 	"httpd/vhost/h2"
@@ -63,6 +64,11 @@ type Server struct {
 	kill     context.CancelFunc
 	retiring sync.WaitGroup // generations retiring in the background
 
+	// stats is the live state the status and metrics modules show;
+	// statsStop stops its sampling.
+	stats     *stats.Server
+	statsStop context.CancelFunc
+
 	// profile is the CPU profile being written when HTTPD_CPUPROFILE
 	// names a file (see bench/README.md); nil otherwise.
 	profile *os.File
@@ -70,8 +76,10 @@ type Server struct {
 
 // New returns a server that logs errors to log.
 func New(log *slog.Logger) *Server {
-	s := &Server{log: log, listeners: map[string]*listener{}}
+	s := &Server{log: log, listeners: map[string]*listener{}, stats: stats.New(time.Now())}
 	s.killCtx, s.kill = context.WithCancel(context.Background())
+	s.stats.Attach(&s.shared)
+	s.stats.SetConns(s.countConns)
 	return s
 }
 
@@ -88,6 +96,7 @@ type generation struct {
 	access     *accessLog
 	certs      *certManager       // nil when no vhost uses tls = "auto" or "internal"
 	trust      *forwarded.Trusted // server.trusted_proxies; nil trusts no one
+	loaded     time.Time          // when the generation was built
 	inflight   atomic.Int64
 	retireOnce sync.Once // cleanup runs once, however often the generation is retired
 }
@@ -111,7 +120,7 @@ func (g *generation) release() { g.inflight.Add(-1) }
 // error nothing is left running.
 func build(ctx context.Context, cfg *conf.Config, log *slog.Logger, access *accessLog, base registry.Env, src *certSources) (*generation, error) {
 	g := &generation{cfg: cfg, tables: map[string]*hostTable{}, access: access,
-		trust: forwarded.NewTrusted(cfg.Server.TrustedProxies)}
+		trust: forwarded.NewTrusted(cfg.Server.TrustedProxies), loaded: time.Now()}
 	if err := g.startCerts(ctx, src, log); err != nil {
 		return nil, err
 	}
@@ -285,6 +294,12 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		go nl.serve(s.log)
 		s.log.Info("listening", "addr", nl.ln.Addr().String(), "requested", nl.addr, "tls", nl.tls)
 	}
+	s.publish(g)
+	if first {
+		ctx, stop := context.WithCancel(context.Background())
+		s.statsStop = stop
+		go s.stats.Run(ctx)
+	}
 	for addr, l := range s.listeners {
 		if _, ok := want[addr]; !ok {
 			delete(s.listeners, addr)
@@ -360,6 +375,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	s.tickets.stop()
 	_ = s.fair.Close()
+	if s.statsStop != nil {
+		s.statsStop()
+	}
 	stop := s.killAfter(ctx)
 	defer stop()
 	if g := s.gen.Load(); g != nil {
@@ -419,6 +437,9 @@ type listener struct {
 	h2       *h2.Server
 	// postQuantum is server.tls.post_quantum when the listener opened.
 	postQuantum bool
+
+	connMu     sync.Mutex                  // guards connStates
+	connStates map[net.Conn]http.ConnState // the net/http engine's connections
 }
 
 // errSlowHeader is what the error log says of a 408.
@@ -538,6 +559,7 @@ func (l *listener) netHTTPServer(lim conf.Limits) *http.Server {
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(l.s.log.With("addr", l.addr).Handler(), slog.LevelInfo),
+		ConnState:         l.connState,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"httpd/conf"
+	"httpd/internal/stats"
 	"httpd/registry"
 )
 
@@ -31,6 +32,10 @@ type site struct {
 	cert        func(*tls.ClientHelloInfo) (*tls.Certificate, error) // nil without TLS
 	maxBody     int64
 	access      *accessLog
+	// mounts are the counters of each mount prefix, longest first; rest
+	// counts what no mount serves.
+	mounts []mountCounters
+	rest   *stats.Counters
 }
 
 // mount is a PhaseMount stage and its prefix.
@@ -103,6 +108,11 @@ func newSite(ctx context.Context, v *conf.VHost, cfg *conf.Config, log *slog.Log
 		}
 	}
 	sort.SliceStable(rt.mounts, func(i, j int) bool { return len(rt.mounts[i].prefix) > len(rt.mounts[j].prefix) })
+	sv := stats.From(base.Shared)
+	st.rest = sv.Counters(stats.Key{VHost: v.Name})
+	for _, m := range rt.mounts {
+		st.mounts = append(st.mounts, mountCounters{prefix: m.prefix, c: sv.Counters(stats.Key{VHost: v.Name, Mount: m.prefix})})
+	}
 	var h registry.Handler = &rt
 	if len(rt.mounts) == 0 {
 		h = rt.content
@@ -166,22 +176,33 @@ func (st *site) dispatch(w http.ResponseWriter, r *http.Request) {
 func (st *site) serve(w http.ResponseWriter, r *http.Request) {
 	rw := newResponseWriter(w, r)
 	defer rw.release()
-	if st.access.timed() {
-		rw.start = time.Now()
-	}
-	if st.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > st.maxBody {
+	rw.start = time.Now()
+	method := r.Method
+	counters := st.counters(r.URL.Path)
+	var body *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		if st.maxBody > 0 && r.ContentLength > st.maxBody {
 			st.fail(rw, r, registry.Errorf(http.StatusRequestEntityTooLarge,
 				"request body of %d bytes is over server.limits.max_body_bytes (%d)", r.ContentLength, st.maxBody))
 			st.access.log(rw, r, st.v.Name)
+			counters.Observe(method, rw.status, time.Since(rw.start), 0, rw.bytes)
 			return
 		}
-		r.Body = http.MaxBytesReader(rw, r.Body, st.maxBody)
+		if st.maxBody > 0 {
+			r.Body = http.MaxBytesReader(rw, r.Body, st.maxBody)
+		}
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body
 	}
 	if err := st.handler.ServeHTTP(rw, r); err != nil {
 		st.fail(rw, r, err)
 	}
 	st.access.log(rw, r, st.v.Name)
+	var in int64
+	if body != nil {
+		in = body.n.Load()
+	}
+	counters.Observe(method, rw.status, time.Since(rw.start), in, rw.bytes)
 	if rw.abort {
 		// Cut the connection: the client must not take a partial body
 		// for a whole one, and one that went away gets nothing.

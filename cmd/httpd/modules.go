@@ -11,9 +11,11 @@ import (
 	_ "httpd/modules/errorpages"
 	_ "httpd/modules/fastcgi"
 	_ "httpd/modules/header"
+	_ "httpd/modules/metrics"
 	_ "httpd/modules/redirect"
 	_ "httpd/modules/reverseproxy"
 	_ "httpd/modules/rewrite"
 	_ "httpd/modules/static"
+	_ "httpd/modules/status"
 	_ "httpd/modules/wsgi"
 )

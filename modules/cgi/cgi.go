@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -95,6 +96,12 @@ type Module struct {
 	baseEnv  []string // PATH and Env, "NAME=value"
 	slots    chan struct{}
 	kill     <-chan struct{} // Env.Kill: no more grace for scripts
+
+	// For Report: requests waiting for a slot, the time they waited,
+	// and scripts stopped by Timeout.
+	queued    atomic.Int64
+	queueWait atomic.Int64 // nanoseconds
+	timeouts  atomic.Uint64
 
 	mu      sync.Mutex // guards closed and running
 	closed  bool

@@ -266,6 +266,7 @@ func (ex *exchange) stopped(when string) error {
 	cause := ex.c.cause()
 	switch {
 	case errors.Is(cause, errTimeout):
+		ex.m.timeouts.Add(1)
 		return registry.Error(http.StatusGatewayTimeout, fmt.Errorf("cgi %s: timed out after %s %s; process group stopped", s.Filename, ex.m.Timeout, when))
 	case errors.Is(cause, errStopping):
 		return registry.Error(http.StatusServiceUnavailable, fmt.Errorf("cgi %s: stopped %s: %w", s.Filename, when, cause))
@@ -301,6 +302,9 @@ func (m *Module) acquire(ctx context.Context) error {
 	}
 	t := time.NewTimer(m.QueueTimeout)
 	defer t.Stop()
+	m.queued.Add(1)
+	defer m.queued.Add(-1)
+	defer func(start time.Time) { m.queueWait.Add(int64(time.Since(start))) }(time.Now())
 	select {
 	case m.slots <- struct{}{}:
 		return nil

@@ -42,9 +42,17 @@ type pool struct {
 	maxIdle          int
 	resp             *responder // shared with the other pools to the address
 
-	mu     sync.Mutex // guards idle and closed
+	mu     sync.Mutex // guards idle, closed, lastErr and down
 	idle   []*conn    // most recently used last
 	closed bool
+
+	// For Report: connections out (taken by get, not yet put back),
+	// connections handed out, dials that failed and the last failure.
+	busy     atomic.Int64
+	requests atomic.Uint64
+	failures atomic.Uint64
+	lastErr  string
+	down     bool // the last dial failed
 }
 
 // responder is what the pools to one address share.
@@ -94,6 +102,8 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		}
 		if alive(c.nc) {
 			c.reused = true
+			p.busy.Add(1)
+			p.requests.Add(1)
 			return c, nil
 		}
 		c.nc.Close()
@@ -101,8 +111,19 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 	d := net.Dialer{Timeout: DialTimeout}
 	nc, err := d.DialContext(ctx, p.network, p.address)
 	if err != nil {
+		if ctx.Err() == nil {
+			p.failures.Add(1)
+			p.mu.Lock()
+			p.lastErr, p.down = err.Error(), true
+			p.mu.Unlock()
+		}
 		return nil, err
 	}
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+	p.busy.Add(1)
+	p.requests.Add(1)
 	p.resp.fresh.Add(1)
 	p.resp.drainAll()
 	return &conn{nc: nc, rd: fcgi.NewReader(nc, 16<<10)}, nil
@@ -115,6 +136,7 @@ func (p *pool) answered() { p.resp.fresh.Add(-1) }
 // put gives c back. It is kept when reusable and there is room, and no
 // request waits on a new connection to the responder; else closed.
 func (p *pool) put(c *conn, reusable bool) {
+	p.busy.Add(-1)
 	if reusable {
 		p.mu.Lock()
 		kept := !p.closed && len(p.idle) < p.maxIdle

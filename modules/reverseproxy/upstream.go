@@ -26,13 +26,16 @@ type upstream struct {
 	path       string // a path to put before the request's, without a trailing slash; may be ""
 	rawPath    string // path, escaped
 
-	inflight atomic.Int64 // requests being served, for least_conn
+	inflight atomic.Int64  // requests being served, for least_conn
+	requests atomic.Uint64 // requests sent, for Report
+	failures atomic.Uint64 // requests that failed, for Report
 
 	mu        sync.Mutex // guards the fields below
 	fails     int        // consecutive failed requests
 	downUntil time.Time  // passive health: out until then
 	unhealthy bool       // active health: the last check failed
 	reason    string     // why it is out, for logs
+	lastErr   string     // the last failure, for Report
 }
 
 // available reports whether u may take a request at now.
@@ -47,11 +50,13 @@ func (u *upstream) available(now time.Time) bool {
 // maxFails in a row, for failTimeout. Once back, one more failure takes
 // it out again, until a request succeeds.
 func (u *upstream) failed(err error, maxFails int, failTimeout time.Duration) bool {
+	u.failures.Add(1)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.lastErr = err.Error()
 	if maxFails <= 0 {
 		return false
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.fails++
 	if u.fails < maxFails {
 		return false
@@ -209,6 +214,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			out.Host = u.hostHeader
 		}
 		u.inflight.Add(1)
+		u.requests.Add(1)
 		resp, err := m.transport.RoundTrip(&out)
 		if err == nil {
 			u.succeeded()

@@ -129,6 +129,12 @@ type pool struct {
 	modTime time.Time // of the script, read by the supervisor loop only
 	size    int64
 
+	// For Report: workers that exited when asked (max_requests, reload,
+	// a broken connection) or unasked, and the time requests waited.
+	restarts  atomic.Uint64
+	crashes   atomic.Uint64
+	queueWait atomic.Int64 // nanoseconds
+
 	// Guarded by mu: what the first worker said about its interpreter.
 	version    string // like "3.11.2"
 	executable string // sys.executable
@@ -428,6 +434,11 @@ func (p *pool) exited(w *worker, werr error) {
 		w.killTimer.Stop()
 	}
 	delete(p.workers, w)
+	if expected && !p.closed {
+		p.restarts.Add(1)
+	} else if !expected {
+		p.crashes.Add(1)
+	}
 	if !expected {
 		lo, hi := crashBackoffMin, crashBackoffMax
 		if w.failed {
@@ -592,6 +603,7 @@ func (p *pool) acquire(ctx context.Context, timeout time.Duration) (*conn, error
 	}
 	t := time.NewTimer(first)
 	defer t.Stop()
+	defer func() { p.queueWait.Add(int64(time.Since(start))) }()
 	var (
 		gone <-chan struct{}
 		err  error

@@ -348,3 +348,21 @@ func (s *Server) Close() error {
 	s.closeFairness()
 	return err
 }
+
+// ConnStates counts the connections the server holds now: active ones
+// serve a request (or read its head), idle ones wait for the next
+// request of a keep-alive connection. It walks the connections, so it
+// costs the request path nothing; call it when asked, not per request.
+func (s *Server) ConnStates() (active, idle int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		switch c.state.Load() {
+		case stateActive:
+			active++
+		case stateIdle, stateShrink:
+			idle++
+		}
+	}
+	return active, idle
+}

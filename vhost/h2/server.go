@@ -169,3 +169,10 @@ func (s *Server) maxHeaderBytes() uint32 {
 	}
 	return defaultMaxHeaderBytes
 }
+
+// NumConns is the number of HTTP/2 connections the server holds now.
+func (s *Server) NumConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
