@@ -18,6 +18,7 @@ import (
 
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
+	_ "httpd/modules/asgi"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/header"
 	_ "httpd/modules/redirect"
@@ -41,6 +42,7 @@ var readmeOwner = map[string]string{
 	"static": "static", "wsgi": "wsgi_script_alias", "header": "header",
 	"access":  "access",
 	"rewrite": "rewrite",
+	"asgi":    "asgi_app",
 }
 
 // coreBlocks are the top-level blocks of a whole config.
