@@ -108,6 +108,8 @@ class Conn(object):
         self.paused = False
         self.drain_waiters = []
         self.closed = loop.create_future()
+        self.out = []
+        self.flush_soon = False
 
     # asyncio.Protocol
     def connection_made(self, transport):
@@ -155,12 +157,29 @@ class Conn(object):
         return False
 
     async def drain(self):
+        if self.out:
+            self.flush()
         if self.paused:
             f = self.loop.create_future()
             self.drain_waiters.append(f)
             await f
 
     def write(self, data):
+        # Frames written in one turn of the event loop go out in one
+        # write: a response's last body and its end frame, and the
+        # frames of other streams alike.
+        self.out.append(data)
+        if not self.flush_soon:
+            self.flush_soon = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self):
+        self.flush_soon = False
+        out = self.out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b''.join(out)
+        out.clear()
         if not self.transport.is_closing():
             self.transport.write(data)
 
