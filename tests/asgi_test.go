@@ -12,7 +12,6 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +151,7 @@ func TestASGIRaw(t *testing.T) {
 	asgiFixture(t, h, "raw.py")
 	mark := filepath.Join(h.Dir, "mark")
 	srv := h.Start(wsgiConfig(fmt.Sprintf(`
+  h2c = true
   asgi_app "/raw" {
     app             = "raw:app"
     python_path     = ["apps"]
@@ -235,6 +235,23 @@ func TestASGIRaw(t *testing.T) {
 		}
 		if hdr["host"] != srv.Addr || hdr["content-type"] != "text/plain" || hdr["content-length"] != "5" {
 			t.Errorf("headers = %v", sc.Headers)
+		}
+	})
+
+	t.Run("HTTP/2", func(t *testing.T) {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(base + "/scope")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var sc struct {
+			HTTPVersion string `json:"http_version"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&sc); err != nil || resp.ProtoMajor != 2 || sc.HTTPVersion != "2" {
+			t.Fatalf("proto %s, http_version %q, %v", resp.Proto, sc.HTTPVersion, err)
 		}
 	})
 
@@ -436,6 +453,22 @@ func TestASGIRaw(t *testing.T) {
 		if err == nil || resp == nil || resp.StatusCode != 403 {
 			t.Fatalf("deny: %v, %v", err, resp)
 		}
+		// Or with a response of the application's own
+		// (websocket.http.response).
+		req, _ := http.NewRequest("GET", base+"/deny-http", nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("Www-Authenticate") != "Bearer" || string(body) != "no entry\n" {
+			t.Fatalf("deny-http: %d %v %q", resp.StatusCode, resp.Header, body)
+		}
 	})
 
 	srv.Stop()
@@ -616,5 +649,3 @@ func TestASGIStarlette(t *testing.T) {
 		t.Errorf("ASGI workers outlived the server: %v", pids)
 	}
 }
-
-var _ = url.Parse

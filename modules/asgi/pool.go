@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -633,22 +632,6 @@ func (p *pool) readyLocked() int {
 	return n
 }
 
-// reload replaces every worker: new ones start, and each old one retires
-// once a new one is ready.
-func (p *pool) reload() {
-	p.mu.Lock()
-	for w := range p.workers {
-		if w.state == starting || w.state == ready {
-			w.stale = true
-		}
-	}
-	p.backoff = 0
-	p.nextSpawn = time.Time{}
-	p.mu.Unlock()
-	p.restarts.Add(1)
-	p.wake()
-}
-
 // close stops the pool: waiting requests get 503, workers finish their
 // streams (up to StopGrace), run their lifespan shutdown and exit; when
 // the server's time is up (Env.Kill) they are killed at once. It returns
@@ -780,5 +763,3 @@ func (l *lineLogger) emit(line string) {
 	}
 	l.log.Log(context.Background(), l.level, "asgi worker "+l.stream, "pid", l.pid, "text", line)
 }
-
-var _ = strconv.Itoa

@@ -537,9 +537,9 @@ class Lifespan(object):
         if m is None:
             if self.mode == 'auto':
                 self.supported = False
-                if err and 'lifespan' not in err and self.error:
-                    sys.stderr.write('asgi: lifespan not supported by the application; '
-                                     'going on without it (lifespan = "auto")\n')
+                if self.error:
+                    print('asgi: the application raised on the lifespan scope; going on '
+                          'without lifespan (lifespan = "auto"): %s' % self.error.strip().splitlines()[-1])
                 return None
             return 'lifespan startup failed: ' + (err or 'no answer')
         if m.get('type') == 'lifespan.startup.failed':

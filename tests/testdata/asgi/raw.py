@@ -165,6 +165,11 @@ async def websocket(scope, receive, send):
     if scope['path'] == '/deny':
         await send({'type': 'websocket.close', 'code': 1008})
         return
+    if scope['path'] == '/deny-http':
+        await send({'type': 'websocket.http.response.start', 'status': 401,
+                    'headers': [(b'content-type', b'text/plain'), (b'www-authenticate', b'Bearer')]})
+        await send({'type': 'websocket.http.response.body', 'body': b'no entry\n'})
+        return
     sub = scope['subprotocols'][0] if scope['subprotocols'] else None
     await send({'type': 'websocket.accept', 'subprotocol': sub})
     while True:
