@@ -362,6 +362,26 @@ func TestASGIRaw(t *testing.T) {
 		}
 	})
 
+	t.Run("request_timeout spares a stream that keeps sending", func(t *testing.T) {
+		code, _, body := asgiDo(t, "GET", base+"/heartbeat", "", nil)
+		if code != 200 || !strings.HasSuffix(body, "data: done\n\n") {
+			t.Fatalf("%d %q", code, body)
+		}
+	})
+
+	t.Run("request_timeout cuts a stream that stalls", func(t *testing.T) {
+		resp, err := http.Get(base + "/stall")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil || string(body) != "begun\n" {
+			t.Fatalf("body %q, err %v; want the first part and a cut", body, err)
+		}
+		srv.WaitStderr("in stall", 10*time.Second)
+	})
+
 	t.Run("crash fails only its own requests", func(t *testing.T) {
 		// A streaming request holds one worker; the crash goes to the
 		// other, the less busy one.

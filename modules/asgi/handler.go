@@ -162,6 +162,8 @@ type exchange struct {
 	r  *http.Request
 	rc *http.ResponseController
 
+	timer *time.Timer // request_timeout; nil when there is none
+
 	resp      response
 	gotHead   bool
 	started   bool
@@ -181,9 +183,9 @@ func (ex *exchange) run() error {
 	s, m := ex.s, ex.m
 	var timeout <-chan time.Time
 	if m.RequestTimeout > 0 {
-		t := time.NewTimer(m.RequestTimeout)
-		defer t.Stop()
-		timeout = t.C
+		ex.timer = time.NewTimer(m.RequestTimeout)
+		defer ex.timer.Stop()
+		timeout = ex.timer.C
 	}
 	done := ex.r.Context().Done()
 	var frames []inFrame
@@ -233,6 +235,12 @@ func (ex *exchange) handle(f inFrame) (end bool, err error) {
 		}
 		more := f.data[0] == 1
 		ex.writeBody(f.data[1:], more)
+		if ex.timer != nil {
+			// Once the response has begun, request_timeout bounds the
+			// wait for each next part: a stream that keeps sending
+			// (server-sent events) lives on, one that stalls is cut.
+			ex.timer.Reset(ex.m.RequestTimeout)
+		}
 		if more {
 			if err := ex.s.ack(len(f.data) - 1); err != nil {
 				return true, ex.broken(err)
@@ -387,10 +395,10 @@ func (ex *exchange) timedOut() error {
 			s.w.kill()
 		}
 	})
-	err := fmt.Errorf("asgi %s: %s %s ran past request_timeout %s; task cancelled (its stack is in the log)", m.Prefix, ex.r.Method, ex.r.RequestURI, m.RequestTimeout)
 	if ex.started {
-		return err
+		return fmt.Errorf("asgi %s: %s %s sent nothing for request_timeout %s; response cut, task cancelled (its stack is in the log)", m.Prefix, ex.r.Method, ex.r.RequestURI, m.RequestTimeout)
 	}
+	err := fmt.Errorf("asgi %s: %s %s ran past request_timeout %s; task cancelled (its stack is in the log)", m.Prefix, ex.r.Method, ex.r.RequestURI, m.RequestTimeout)
 	return registry.Error(http.StatusGatewayTimeout, err)
 }
 

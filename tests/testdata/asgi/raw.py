@@ -128,6 +128,22 @@ async def big(scope, receive, send):
     await send({'type': 'http.response.body', 'body': b''})
 
 
+async def heartbeat(scope, receive, send):
+    """Streams for longer than request_timeout, never pausing as long."""
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/event-stream')]})
+    for i in range(5):
+        await send({'type': 'http.response.body', 'body': b': beat %d\n\n' % i, 'more_body': True})
+        await asyncio.sleep(0.6)
+    await send({'type': 'http.response.body', 'body': b'data: done\n\n'})
+
+
+async def stall(scope, receive, send):
+    """Begins a response, then stalls."""
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+    await send({'type': 'http.response.body', 'body': b'begun\n', 'more_body': True})
+    await asyncio.sleep(60)
+
+
 async def sleep(scope, receive, send):
     await asyncio.sleep(60)
     await respond(send, 200, b'woke\n')
@@ -153,6 +169,8 @@ ROUTES = {
     '/forever': forever,
     '/big': big,
     '/sleep': sleep,
+    '/heartbeat': heartbeat,
+    '/stall': stall,
     '/crash': crash,
     '/boom': boom,
     '/pid': pid,
