@@ -669,3 +669,49 @@ func TestASGIStarlette(t *testing.T) {
 		t.Errorf("ASGI workers outlived the server: %v", pids)
 	}
 }
+
+// TestASGIReloadFailure checks that a reload to an application whose
+// lifespan startup fails keeps the running one serving, and leaves none
+// of the new workers behind.
+func TestASGIReloadFailure(t *testing.T) {
+	py := asgiPython(t)
+	h := NewHarness(t)
+	asgiFixture(t, h, "raw.py")
+	asgiFixture(t, h, "failing.py")
+	config := func(app string) string {
+		return wsgiConfig(fmt.Sprintf(`
+  asgi_app "/" {
+    app         = %q
+    python_path = ["apps"]
+    python      = %q
+    lifespan    = "on"
+  }
+`, app, py))
+	}
+	srv := h.Start(config("raw:app"))
+	code, _, pid := asgiDo(t, "GET", srv.URL("/pid"), "", nil)
+	if code != 200 {
+		t.Fatalf("GET /pid: %d", code)
+	}
+	h.Write("httpd.hcl", config("failing:app"), 0o644)
+	srv.Signal(syscall.SIGHUP)
+	srv.WaitStderr("config not reloaded", 30*time.Second)
+	if !strings.Contains(srv.Stderr(), "database unreachable on purpose") {
+		t.Errorf("the reload failure does not say why:\n%s", srv.Stderr())
+	}
+	code, _, again := asgiDo(t, "GET", srv.URL("/pid"), "", nil)
+	if code != 200 || again != pid {
+		t.Fatalf("after the failed reload: %d from worker %s; want 200 from %s", code, again, pid)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(asgiWorkers(h.Dir)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("workers after the failed reload: %v; want only %s", asgiWorkers(h.Dir), pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Stop()
+	if pids := asgiWorkers(h.Dir); len(pids) > 0 {
+		t.Errorf("ASGI workers outlived the server: %v", pids)
+	}
+}
