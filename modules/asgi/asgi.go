@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/internal/pyworker"
 	"httpd/registry"
 )
 
@@ -174,7 +174,7 @@ func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
 	default:
 		bad(m.LifespanRange, "Invalid lifespan", fmt.Sprintf("%q is not a lifespan mode: write \"auto\" (use it if the application supports it), \"on\" or \"off\".", m.Lifespan))
 	}
-	if _, err := lookPython(m.Python); err != nil {
+	if _, err := pyworker.LookPython(m.Python); err != nil {
 		rng := m.PythonRange
 		if !m.pythonSet && m.Virtualenv != "" {
 			rng = m.VirtualenvRange
@@ -203,38 +203,12 @@ func validAppRef(s string) bool {
 	}
 	for _, part := range [2]string{mod, attr} {
 		for _, id := range strings.Split(part, ".") {
-			if !isIdentifier(id) {
+			if !pyworker.IsIdentifier(id) {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c > 0x7f:
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func lookPython(p string) (string, error) {
-	path, err := exec.LookPath(p)
-	if err != nil {
-		if pe, ok := err.(*exec.Error); ok {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("python %q: %w", p, err)
-	}
-	return path, nil
 }
 
 // Provision starts the worker pool and waits until the first worker has
@@ -253,7 +227,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	if m.dir == "" {
 		m.dir = env.ServerRoot
 	}
-	python, err := lookPython(m.Python)
+	python, err := pyworker.LookPython(m.Python)
 	if err != nil {
 		return fmt.Errorf("asgi %s: %w", m.Prefix, err)
 	}

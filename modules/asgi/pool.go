@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
+	"httpd/internal/pyworker"
 	"httpd/registry"
 )
 
@@ -49,8 +49,8 @@ type worker struct {
 	pid    int
 	ctrl   *net.UnixConn
 	data   *net.UnixConn
-	stdout *lineLogger
-	stderr *lineLogger
+	stdout *pyworker.LineLogger
+	stderr *pyworker.LineLogger
 	exited chan struct{} // closed once the process has exited
 	gone   chan struct{} // closed when the data socket broke
 
@@ -132,42 +132,6 @@ func workerConfig(m *Module) ([]byte, error) {
 	return appendFrame(nil, ctrlConfig, 0, b), nil
 }
 
-// workerEnv is the environment of the workers: the server's, plus
-// PYTHONUNBUFFERED, VIRTUAL_ENV and the block's env.
-func workerEnv(m *Module) []string {
-	env := append(os.Environ(), "PYTHONUNBUFFERED=1")
-	if m.Virtualenv != "" {
-		env = append(env, "VIRTUAL_ENV="+m.Virtualenv)
-	}
-	for k, v := range m.Env {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-// title names a worker in ps: "httpd asgi MOUNT (VHOST) worker N".
-func title(mount, vhost string, n int64) string {
-	if vhost == "" {
-		vhost = "-"
-	}
-	return fmt.Sprintf("httpd asgi %s (%s) worker %d", titleField(mount), titleField(vhost), n)
-}
-
-func titleField(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > 64 {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 func newPool(m *Module, python string) (*pool, error) {
 	p := &pool{
 		m:       m,
@@ -183,7 +147,7 @@ func newPool(m *Module, python string) (*pool, error) {
 		return nil, err
 	}
 	p.config = cfg
-	p.env = workerEnv(m)
+	p.env = pyworker.Env(m.Virtualenv, m.Env)
 	for i := 0; i < m.Processes; i++ {
 		w, err := p.spawn()
 		if err != nil {
@@ -215,30 +179,14 @@ func (p *pool) waitStarted(ctx context.Context) error {
 
 func (p *pool) markStarted() { p.startOnce.Do(func() { close(p.started) }) }
 
-func socketPair(name string) (*net.UnixConn, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
-	}
-	pf := os.NewFile(uintptr(fds[0]), name)
-	child := os.NewFile(uintptr(fds[1]), name+"-worker")
-	fc, err := net.FileConn(pf)
-	pf.Close()
-	if err != nil {
-		child.Close()
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
-	}
-	return fc.(*net.UnixConn), child, nil
-}
-
 // spawn starts one worker process with its control socket (fd 3) and
 // data socket (fd 4).
 func (p *pool) spawn() (*worker, error) {
-	ctrl, ctrlChild, err := socketPair("asgi-ctrl")
+	ctrl, ctrlChild, err := pyworker.SocketPair("asgi-ctrl")
 	if err != nil {
 		return nil, err
 	}
-	data, dataChild, err := socketPair("asgi-data")
+	data, dataChild, err := pyworker.SocketPair("asgi-data")
 	if err != nil {
 		ctrl.Close()
 		ctrlChild.Close()
@@ -252,13 +200,13 @@ func (p *pool) spawn() (*worker, error) {
 	}
 	w := &worker{p: p, ctrl: ctrl, data: data, exited: make(chan struct{}), gone: make(chan struct{}),
 		streams: map[uint32]*stream{}}
-	w.stdout = &lineLogger{log: p.log, level: slog.LevelInfo, stream: "stdout"}
-	w.stderr = &lineLogger{log: p.log, level: slog.LevelError, stream: "stderr"}
+	w.stdout = pyworker.NewLineLogger(p.log, slog.LevelInfo, "asgi worker stdout")
+	w.stderr = pyworker.NewLineLogger(p.log, slog.LevelError, "asgi worker stderr")
 	if _, err := ctrl.Write(p.config); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	cmd := exec.Command(p.python, "-", title(p.m.Prefix, p.m.vhost, p.seq.Add(1)))
+	cmd := exec.Command(p.python, "-", pyworker.Title("asgi", p.m.Prefix, p.m.vhost, p.seq.Add(1)))
 	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = p.m.dir
 	cmd.Env = p.env
@@ -274,8 +222,8 @@ func (p *pool) spawn() (*worker, error) {
 	ctrlChild.Close()
 	dataChild.Close()
 	w.cmd, w.pid = cmd, cmd.Process.Pid
-	w.stdout.setPID(w.pid)
-	w.stderr.setPID(w.pid)
+	w.stdout.SetPID(w.pid)
+	w.stderr.SetPID(w.pid)
 	p.log.Debug("asgi worker started", "pid", w.pid)
 	return w, nil
 }
@@ -317,8 +265,8 @@ func (p *pool) supervise(w *worker) {
 		p.startFailed(w, string(payload))
 	}
 	werr := w.cmd.Wait()
-	w.stdout.flush()
-	w.stderr.flush()
+	w.stdout.Flush()
+	w.stderr.Flush()
 	p.exited(w, werr)
 }
 
@@ -407,7 +355,7 @@ func (p *pool) markReady(w *worker) {
 }
 
 func (p *pool) startFailed(w *worker, msg string) {
-	summary := lastLine(msg)
+	summary := pyworker.LastLine(msg)
 	p.log.Error("asgi application failed to start", "app", p.m.App, "pid", w.pid, "error", summary, "detail", msg)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -697,69 +645,4 @@ func (p *pool) report() *registry.PoolReport {
 	r.Restarts = p.restarts.Load()
 	r.Timeouts = p.timeouts.Load()
 	return r
-}
-
-// lastLine returns the last non-empty line of a traceback: the exception.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
-		}
-	}
-	return "unknown error"
-}
-
-// lineLogger logs what a worker writes to stdout or stderr, a line at a
-// time.
-type lineLogger struct {
-	log    *slog.Logger
-	level  slog.Level
-	stream string
-
-	mu  sync.Mutex // guards buf and pid
-	pid int
-	buf []byte
-}
-
-func (l *lineLogger) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, b...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
-	if len(l.buf) > 64<<10 {
-		l.emit(string(l.buf))
-		l.buf = nil
-	}
-	return len(b), nil
-}
-
-func (l *lineLogger) setPID(pid int) {
-	l.mu.Lock()
-	l.pid = pid
-	l.mu.Unlock()
-}
-
-func (l *lineLogger) flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.emit(string(l.buf))
-		l.buf = nil
-	}
-}
-
-func (l *lineLogger) emit(line string) {
-	line = strings.TrimRight(line, "\r")
-	if line == "" {
-		return
-	}
-	l.log.Log(context.Background(), l.level, "asgi worker "+l.stream, "pid", l.pid, "text", line)
 }
