@@ -428,6 +428,14 @@ func TestASGIRaw(t *testing.T) {
 		}
 	})
 
+	t.Run("a blocked event loop costs its worker", func(t *testing.T) {
+		if code, _, _ := asgiDo(t, "GET", base+"/block", "", nil); code != 504 {
+			t.Fatalf("status %d, want 504", code)
+		}
+		srv.WaitStderr("asgi worker did not end a cancelled task", 15*time.Second)
+		srv.WaitStderr("in block", time.Second)
+	})
+
 	t.Run("ASGI 2 application", func(t *testing.T) {
 		code, _, body := asgiDo(t, "GET", srv.URL("/two/x"), "", nil)
 		if code != 200 || body != "asgi2 http" {
@@ -472,6 +480,12 @@ func TestASGIRaw(t *testing.T) {
 		_, resp, err := websocket.Dial(ctx2, wsBase+"/deny", nil)
 		if err == nil || resp == nil || resp.StatusCode != 403 {
 			t.Fatalf("deny: %v, %v", err, resp)
+		}
+		// An application that does not answer the handshake within
+		// request_timeout: 504.
+		_, resp, err = websocket.Dial(ctx2, wsBase+"/slow-accept", nil)
+		if err == nil || resp == nil || resp.StatusCode != 504 {
+			t.Fatalf("slow-accept: %v, %v", err, resp)
 		}
 		// Or with a response of the application's own
 		// (websocket.http.response).

@@ -385,16 +385,8 @@ func (ex *exchange) gone() error {
 // timedOut cancels the application's task; a worker that does not end it
 // within cancelGrace is killed.
 func (ex *exchange) timedOut() error {
-	s, m := ex.s, ex.m
-	m.pool.timeouts.Add(1)
-	_ = s.send(frameCancel)
-	m.pool.abandon(s)
-	time.AfterFunc(cancelGrace, func() {
-		if !s.ended.Load() {
-			m.log.Error("asgi worker did not end a cancelled task; killing it", "pid", s.w.pid)
-			s.w.kill()
-		}
-	})
+	m := ex.m
+	m.pool.cancel(ex.s)
 	if ex.started {
 		return fmt.Errorf("asgi %s: %s %s sent nothing for request_timeout %s; response cut, task cancelled (its stack is in the log)", m.Prefix, ex.r.Method, ex.r.RequestURI, m.RequestTimeout)
 	}

@@ -30,6 +30,9 @@ const (
 	// request_timeout before it is killed: an event loop that does not
 	// come back is stuck in blocking code.
 	cancelGrace = 5 * time.Second
+	// stackDumpWait is how long a blocked worker has to write its stacks
+	// before it is killed.
+	stackDumpWait = 250 * time.Millisecond
 )
 
 type workerState int
@@ -543,6 +546,28 @@ func (p *pool) wakeWaitersLocked() {
 // did (client gone, timeout): frames for it are dropped from now on.
 func (p *pool) abandon(s *stream) {
 	s.abandoned.Store(true)
+}
+
+// cancel stops a stream past request_timeout: the worker cancels its
+// task and logs where it waited. A worker that has not ended the task
+// within cancelGrace has an event loop stuck in blocking code, and is
+// killed.
+func (p *pool) cancel(s *stream) {
+	p.timeouts.Add(1)
+	_ = s.send(frameCancel)
+	p.abandon(s)
+	time.AfterFunc(cancelGrace, func() {
+		if s.ended.Load() {
+			return
+		}
+		p.log.Error("asgi worker did not end a cancelled task; its event loop is blocked: killing it (its threads' stacks follow)",
+			"pid", s.w.pid, "after", cancelGrace)
+		// SIGUSR1 makes the worker's faulthandler write every thread's
+		// stack to stderr, which the error log gets, even while the
+		// event loop is blocked.
+		_ = syscall.Kill(s.w.pid, syscall.SIGUSR1)
+		time.AfterFunc(stackDumpWait, s.w.kill)
+	})
 }
 
 // retireLocked stops giving the worker requests; it exits once its

@@ -44,13 +44,26 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 			<-readDone
 		}
 	}
+	// Until the application answers the handshake, request_timeout
+	// bounds the wait, as for an HTTP request.
+	var handshake <-chan time.Time
+	if m.RequestTimeout > 0 {
+		t := time.NewTimer(m.RequestTimeout)
+		defer t.Stop()
+		handshake = t.C
+	}
 	for {
 		var gone <-chan struct{}
+		var timeout <-chan time.Time
 		if conn == nil && ex == nil {
 			gone = r.Context().Done()
+			timeout = handshake
 		}
 		select {
 		case <-s.notify:
+		case <-timeout:
+			p.cancel(s)
+			return registry.Errorf(http.StatusGatewayTimeout, "asgi %s: the application did not answer the WebSocket handshake within request_timeout %s; task cancelled (its stack is in the log)", m.Prefix, m.RequestTimeout)
 		case <-gone:
 			p.abandon(s)
 			_ = s.send(frameDisconnect, []byte{0x03, 0xe9})

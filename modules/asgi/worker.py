@@ -15,10 +15,12 @@ is used.
 """
 
 import asyncio
+import faulthandler
 import importlib
 import inspect
 import linecache
 import os
+import signal
 import socket
 import struct
 import sys
@@ -685,6 +687,9 @@ async def serve(ctrl, conf):
 
 
 def main():
+    # The server sends SIGUSR1 before it kills a worker whose event loop
+    # is blocked: every thread's stack goes to stderr, the error log.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     ctrl = socket.socket(fileno=3)
     try:
         conf = read_config(ctrl)

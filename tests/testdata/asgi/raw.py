@@ -149,6 +149,12 @@ async def sleep(scope, receive, send):
     await respond(send, 200, b'woke\n')
 
 
+async def block(scope, receive, send):
+    """Blocks the event loop, as a blocking call in an async def does."""
+    import time
+    time.sleep(30)
+
+
 async def crash(scope, receive, send):
     os._exit(1)
 
@@ -172,6 +178,7 @@ ROUTES = {
     '/heartbeat': heartbeat,
     '/stall': stall,
     '/crash': crash,
+    '/block': block,
     '/boom': boom,
     '/pid': pid,
 }
@@ -183,6 +190,8 @@ async def websocket(scope, receive, send):
     if scope['path'] == '/deny':
         await send({'type': 'websocket.close', 'code': 1008})
         return
+    if scope['path'] == '/slow-accept':
+        await asyncio.sleep(60)
     if scope['path'] == '/deny-http':
         await send({'type': 'websocket.http.response.start', 'status': 401,
                     'headers': [(b'content-type', b'text/plain'), (b'www-authenticate', b'Bearer')]})
