@@ -17,7 +17,9 @@
 // message. Closing the control socket asks the worker to stop: it
 // finishes what is in flight, runs the lifespan shutdown and exits. A
 // worker that dies fails only its own streams (502) and is replaced with
-// backoff.
+// backoff. A worker whose event loop does not end a cancelled task gets
+// SIGUSR1, on which its faulthandler writes every thread's stack to
+// stderr, and is then killed.
 //
 // # Frames
 //
