@@ -434,6 +434,7 @@ func TestASGIRaw(t *testing.T) {
 		}
 		srv.WaitStderr("asgi worker did not end a cancelled task", 15*time.Second)
 		srv.WaitStderr("in block", time.Second)
+		srv.WaitStderr(`error="signal: killed"`, 10*time.Second)
 	})
 
 	t.Run("ASGI 2 application", func(t *testing.T) {
@@ -465,6 +466,25 @@ func TestASGIRaw(t *testing.T) {
 			if _, s := wsRead(t, c); s != fmt.Sprintf("echo: %d", i) {
 				t.Fatalf("message %d = %q", i, s)
 			}
+		}
+		// A client that closes: the application hears its code.
+		c2 := wsDial(t, wsBase+"/ws")
+		wsWrite(t, c2, websocket.MessageText, "x")
+		wsRead(t, c2)
+		if err := c2.Close(4001, "bye"); err != nil {
+			t.Fatal(err)
+		}
+		if got := asgiWaitFile(t, mark+".ws-disconnect", 10*time.Second); got != "4001" {
+			t.Fatalf("websocket.disconnect code %s, want 4001", got)
+		}
+		os.Remove(mark + ".ws-disconnect")
+		// One that just goes away: 1006.
+		c3 := wsDial(t, wsBase+"/ws")
+		wsWrite(t, c3, websocket.MessageText, "x")
+		wsRead(t, c3)
+		c3.CloseNow()
+		if got := asgiWaitFile(t, mark+".ws-disconnect", 10*time.Second); got != "1006" {
+			t.Fatalf("websocket.disconnect code %s, want 1006", got)
 		}
 		// The application closes with a code of its own.
 		wsWrite(t, c, websocket.MessageText, "close")

@@ -560,6 +560,9 @@ func (p *pool) cancel(s *stream) {
 		if s.ended.Load() {
 			return
 		}
+		p.mu.Lock()
+		s.w.stale = true // no new streams for it
+		p.mu.Unlock()
 		p.log.Error("asgi worker did not end a cancelled task; its event loop is blocked: killing it (its threads' stacks follow)",
 			"pid", s.w.pid, "after", cancelGrace)
 		// SIGUSR1 makes the worker's faulthandler write every thread's

@@ -52,11 +52,12 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 		defer t.Stop()
 		handshake = t.C
 	}
+	// The request's Done is not watched: the HTTP/1.1 engine watches the
+	// connection for a client going away with a read that would hold on
+	// to it after the upgrade. request_timeout bounds the handshake.
 	for {
-		var gone <-chan struct{}
 		var timeout <-chan time.Time
 		if conn == nil && ex == nil {
-			gone = r.Context().Done()
 			timeout = handshake
 		}
 		select {
@@ -64,10 +65,6 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 		case <-timeout:
 			p.cancel(s)
 			return registry.Errorf(http.StatusGatewayTimeout, "asgi %s: the application did not answer the WebSocket handshake within request_timeout %s; task cancelled (its stack is in the log)", m.Prefix, m.RequestTimeout)
-		case <-gone:
-			p.abandon(s)
-			_ = s.send(frameDisconnect, []byte{0x03, 0xe9})
-			return registry.Error(registry.StatusClientClosed, fmt.Errorf("asgi %s: the client went away before the WebSocket was accepted", m.Prefix))
 		}
 		var dead bool
 		frames, dead = s.take(frames)

@@ -202,6 +202,8 @@ async def websocket(scope, receive, send):
     while True:
         m = await receive()
         if m['type'] == 'websocket.disconnect':
+            with open(os.environ['ASGI_MARK'] + '.ws-disconnect', 'w') as f:
+                f.write(str(m['code']))
             return
         if m.get('text') == 'close':
             await send({'type': 'websocket.close', 'code': 4000, 'reason': 'asked'})
