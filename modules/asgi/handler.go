@@ -1,6 +1,7 @@
 package asgi
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -127,7 +128,12 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 	if err != nil {
 		return registry.Errorf(http.StatusBadRequest, "asgi %s: %v", m.Prefix, err)
 	}
-	s, err := p.open(r.Context(), m.RequestTimeout)
+	octx := r.Context()
+	if ws {
+		// Not watched for a client going away: see serveWebSocket.
+		octx = context.Background()
+	}
+	s, err := p.open(octx, m.RequestTimeout)
 	if err != nil {
 		return err
 	}

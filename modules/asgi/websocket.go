@@ -37,7 +37,11 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 	finish := func(code websocket.StatusCode, reason string) {
 		if conn != nil && !closed {
 			closed = true
-			_ = conn.Close(code, reason)
+			if err := conn.Close(code, reason); err != nil {
+				// A code that may not be sent, or a peer already
+				// gone: drop the connection all the same.
+				_ = conn.CloseNow()
+			}
 		}
 		cancel()
 		if readDone != nil {
