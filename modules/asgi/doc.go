@@ -34,7 +34,8 @@
 //	C  the client went away (WebSocket: 2-byte close code)
 //	K  request_timeout: cancel the task and log its stack
 //	W  a WebSocket message: 1 byte (0 text, 1 binary), the data
-//	a  4-byte count: response bytes written to the client
+//	a  4-byte count: response bytes written to the client (sent once
+//	   64 KiB have been)
 //
 // Worker to server:
 //

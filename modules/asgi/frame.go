@@ -55,6 +55,12 @@ const (
 	// to the client) a stream may have sent and not yet had
 	// acknowledged; the worker's send() waits beyond it.
 	window = 256 << 10
+	// ackBatch is how many bytes the server writes to the client before
+	// it acknowledges them. The worker waits only past window, and the
+	// server acknowledges before a window's worth is pending, so the
+	// stream never stalls; batching saves a frame per small write
+	// (server-sent events, WebSocket messages).
+	ackBatch = window / 4
 	// msgWindow is how many WebSocket messages from the client may wait
 	// in a worker for the application's receive().
 	msgWindow = 16

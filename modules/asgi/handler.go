@@ -168,7 +168,8 @@ type exchange struct {
 	r  *http.Request
 	rc *http.ResponseController
 
-	timer *time.Timer // request_timeout; nil when there is none
+	timer   *time.Timer // request_timeout; nil when there is none
+	unacked int         // body bytes written and not yet acknowledged
 
 	resp      response
 	gotHead   bool
@@ -248,8 +249,12 @@ func (ex *exchange) handle(f inFrame) (end bool, err error) {
 			ex.timer.Reset(ex.m.RequestTimeout)
 		}
 		if more {
-			if err := ex.s.ack(len(f.data) - 1); err != nil {
-				return true, ex.broken(err)
+			ex.unacked += len(f.data) - 1
+			if ex.unacked >= ackBatch {
+				if err := ex.s.ack(ex.unacked); err != nil {
+					return true, ex.broken(err)
+				}
+				ex.unacked = 0
 			}
 		} else {
 			ex.complete = true

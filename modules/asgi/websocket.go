@@ -31,6 +31,7 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 		readDone chan struct{}
 		credits  = make(chan struct{}, msgWindow)
 		closed   bool
+		unacked  int // message bytes written and not yet acknowledged
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -116,7 +117,11 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 					// the application.
 					continue
 				}
-				_ = s.ack(len(f.data))
+				unacked += len(f.data)
+				if unacked >= ackBatch {
+					_ = s.ack(unacked)
+					unacked = 0
+				}
 			case frameAck:
 				select {
 				case credits <- struct{}{}:
