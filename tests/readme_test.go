@@ -18,6 +18,7 @@ import (
 
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
+	_ "httpd/modules/asgi"
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/compress"
@@ -44,6 +45,7 @@ var inlineBlock = regexp.MustCompile("`([a-z_]+(?: \"[^\"`]*\")* \\{[^`]*\\})`")
 var readmeOwner = map[string]string{
 	"access":     "access",
 	"alias":      "alias",
+	"asgi":       "asgi_app",
 	"basicauth":  "basic_auth",
 	"cgi":        "script_alias",
 	"compress":   "compress",

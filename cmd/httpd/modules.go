@@ -5,6 +5,7 @@ package main
 import (
 	_ "httpd/modules/access"
 	_ "httpd/modules/alias"
+	_ "httpd/modules/asgi"
 	_ "httpd/modules/basicauth"
 	_ "httpd/modules/cgi"
 	_ "httpd/modules/compress"
