@@ -28,6 +28,11 @@ type ACMEConfig struct {
 	Email   string // account contact; may be empty
 	CARoot  string // PEM file of the CA(s) trusted for CA's own HTTPS endpoint; "" for the system's roots
 	Storage string // folder for accounts, keys and certificates
+	// Shared, when set, keeps accounts, keys, certificates, OCSP staples
+	// and locks there instead of in the Storage folder: a storage a
+	// fleet of servers shares (see package certs/redisstore). Its
+	// dynamic type must be comparable (a pointer).
+	Shared Storage
 	// HTTPPort and TLSALPNPort are where this server answers HTTP-01 and
 	// TLS-ALPN-01 challenges; 0 means the standard port (80, 443). The
 	// CA connects to the standard ports, so other values only make
@@ -81,7 +86,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 	if cfg.CA == "" {
 		return nil, errors.New("acme: no CA directory URL")
 	}
-	if cfg.Storage == "" {
+	if cfg.Storage == "" && cfg.Shared == nil {
 		return nil, errors.New("acme: no storage folder")
 	}
 	var roots *x509.CertPool
@@ -95,8 +100,12 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 			return nil, fmt.Errorf("acme: ca_root %s: no PEM certificate in the file", cfg.CARoot)
 		}
 	}
-	if err := os.MkdirAll(cfg.Storage, 0o700); err != nil {
-		return nil, fmt.Errorf("acme: storage: %w", err)
+	var storage certmagic.Storage = cfg.Shared
+	if storage == nil {
+		if err := os.MkdirAll(cfg.Storage, 0o700); err != nil {
+			return nil, fmt.Errorf("acme: storage: %w", err)
+		}
+		storage = &certmagic.FileStorage{Path: cfg.Storage}
 	}
 	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
@@ -106,7 +115,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 		Logger:           zl,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: cfg.Storage},
+		Storage: storage,
 		Logger:  zl,
 		OnEvent: a.onEvent,
 	})

@@ -159,6 +159,12 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 	}
 	srv := vhost.New(log)
 	srv.Software = "httpd/" + version // SERVER_SOFTWARE for the gateways
+	closeStorage, err := useStorage(srv, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer closeStorage()
 	if err := srv.Start(context.Background(), cfg, access); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -216,6 +222,7 @@ func reload(srv *vhost.Server, cur *conf.Config, load func() (*conf.Config, hcl.
 		log.Error("config not reloaded: the running config keeps serving", "err", err)
 		return
 	}
+	storageChanged(cur, cfg, log)
 	start := time.Now()
 	if err := srv.Reload(context.Background(), cfg, access); err != nil {
 		log.Error("config not reloaded: the running config keeps serving", "err", err)
