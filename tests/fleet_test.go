@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/certs/pebbletest"
 	"httpd/certs/redisstore/redistest"
 )
 
@@ -208,4 +209,101 @@ func TestFleetBadPassword(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "password") || !strings.Contains(stderr, redis.Address) || !strings.Contains(stderr, "httpd.hcl:4:1") {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and an error about the password of %s at httpd.hcl:4:1", code, stderr, redis.Address)
 	}
+}
+
+// TestFleetACMEPebble: three httpd servers sharing Redis manage the same
+// name with tls = "auto" from Pebble: one order for the fleet, the same
+// certificate served by all, sessions resumed across them, and no failed
+// request while Redis is killed and started again. Pebble validates on
+// 127.0.0.1 (server 0); servers 1 and 2 listen on 127.0.0.2 and
+// 127.0.0.3 with the same ports, as servers behind a load balancer.
+func TestFleetACMEPebble(t *testing.T) {
+	redis := redistest.Start(t, redistest.Options{TCP: true, Password: "fleet-secret"})
+	t.Setenv("FLEET_REDIS_PASSWORD", redis.Password)
+	ports := pebbletest.FreePorts(t, 2)
+	httpPort, httpsPort := ports[0], ports[1]
+	pebble := pebbletest.Start(t, httpPort, httpsPort)
+	defer func() {
+		if t.Failed() {
+			t.Logf("pebble log:\n%s", pebble.Log)
+		}
+	}()
+	var addrs []string
+	for i := range 3 {
+		ip := fmt.Sprintf("127.0.0.%d", i+1)
+		h := NewHarness(t)
+		h.Write("htdocs/index.html", fmt.Sprintf("server %d\n", i), 0o644)
+		h.Start(fmt.Sprintf(`
+server { data_dir = "var" }
+log    { level = "debug" }
+acme {
+  email   = "admin@example.com"
+  ca      = %q
+  ca_root = %q
+}
+storage "redis" {
+  address  = %q
+  password = env("FLEET_REDIS_PASSWORD")
+}
+vhost "localhost" {
+  listen        = ["http://%s:%d", "https://%s:%d"]
+  document_root = "htdocs"
+  tls           = "auto"
+}
+`, pebble.DirectoryURL, pebble.CARootFile, redis.Address, ip, httpPort, ip, httpsPort))
+		addrs = append(addrs, net.JoinHostPort(ip, fmt.Sprint(httpsPort)))
+	}
+
+	cache := tls.NewLRUClientSessionCache(4)
+	cfg := func() *tls.Config {
+		return &tls.Config{ServerName: "localhost", RootCAs: pebble.IssuerRoots, ClientSessionCache: cache,
+			NextProtos: []string{"http/1.1"}}
+	}
+	// Every server serves a verified certificate within the deadline.
+	var serials []string
+	deadline := time.Now().Add(90 * time.Second)
+	for i, addr := range addrs {
+		for {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+				&tls.Config{ServerName: "localhost", RootCAs: pebble.IssuerRoots})
+			if err == nil {
+				serials = append(serials, c.ConnectionState().PeerCertificates[0].SerialNumber.String())
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d serves no valid certificate: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if serials[0] != serials[1] || serials[0] != serials[2] {
+		t.Errorf("the servers serve different certificates: serials %q", serials)
+	}
+	orders := strings.Count(pebble.Log.String(), "Added order")
+	if orders != 1 {
+		t.Errorf("Pebble got %d orders for one name across the fleet, want 1", orders)
+	}
+
+	total, failed := 0, 0
+	round := func(what string) {
+		t.Helper()
+		for i, addr := range addrs {
+			total++
+			resumed, body := tlsGetConn(t, addr, cfg())
+			if body != fmt.Sprintf("server %d\n", i) {
+				failed++
+				t.Errorf("%s: server %d answered %q", what, i, body)
+			}
+			if total > 1 && !resumed {
+				t.Errorf("%s: the session did not resume on server %d", what, i)
+			}
+		}
+	}
+	round("Redis up")
+	redis.Kill()
+	round("Redis down")
+	redis.Start()
+	round("Redis back")
+	t.Logf("orders at Pebble: %d; requests: %d, failed: %d", orders, total, failed)
 }
