@@ -307,3 +307,23 @@ vhost "localhost" {
 	round("Redis back")
 	t.Logf("orders at Pebble: %d; requests: %d, failed: %d", orders, total, failed)
 }
+
+// TestFleetShowStorage: httpd -S names the storage and says whether Redis
+// answers.
+func TestFleetShowStorage(t *testing.T) {
+	redis := redistest.Start(t, redistest.Options{TCP: true, Password: "pw"})
+	t.Setenv("FLEET_REDIS_PASSWORD", redis.Password)
+	h := NewHarness(t)
+	h.Write("htdocs/index.html", "x\n", 0o644)
+	h.Write("httpd.hcl", fleetConfig(redis), 0o644)
+	out, stderr, code := h.Run("-S", "-f", "httpd.hcl")
+	want := "Storage: redis " + redis.Address + " prefix fleet-test"
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "Storage health: answers") {
+		t.Errorf("httpd -S: exit %d\n%s%s\nwant %q and that it answers", code, out, stderr, want)
+	}
+	redis.Kill()
+	out, _, _ = h.Run("-S", "-f", "httpd.hcl")
+	if !strings.Contains(out, "Storage health: DOES NOT ANSWER") || !strings.Contains(out, redis.Address) {
+		t.Errorf("httpd -S with Redis down:\n%s", out)
+	}
+}

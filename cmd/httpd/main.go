@@ -80,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case *show:
 		fmt.Fprint(stdout, vhost.Describe(cfg))
+		fmt.Fprint(stdout, describeStorage(cfg))
 		return 0
 	}
 	return serveConfig(cfg, func() (*conf.Config, hcl.Diagnostics) { return conf.Load(*file) }, stderr, nil)

@@ -165,3 +165,25 @@ func storageChanged(old, cfg *conf.Config, log *slog.Logger) {
 func at(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
+
+// describeStorage is what httpd -S prints about the storage block: what
+// it is and whether Redis answers now; "" without one.
+func describeStorage(cfg *conf.Config) string {
+	sc := cfg.Storage
+	if sc == nil {
+		return ""
+	}
+	st, err := redisstore.New(redisstore.Options{
+		Address: sc.Address, Username: sc.Username, Password: sc.Password,
+		DB: sc.DB, Prefix: sc.Prefix, TLS: sc.TLS,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Sprintf("Storage: %s %s: %v\n", sc.Kind, sc.Address, err)
+	}
+	defer st.Close()
+	health := "answers"
+	if err := st.Ping(context.Background()); err != nil {
+		health = "DOES NOT ANSWER: " + err.Error()
+	}
+	return fmt.Sprintf("Storage: %s (certificates, ACME accounts, locks, local CA root, session-ticket keys)\nStorage health: %s\n", st, health)
+}
