@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,9 +82,12 @@ type heldLock struct {
 	until time.Time  // a lease asked for by RenewLockLease
 }
 
-// New returns a Storage for o that logs to log. It does not connect:
-// call Ping to check that Redis answers.
+// New returns a Storage for o that logs to log (nil: nowhere). It does
+// not connect: call Ping to check that Redis answers.
 func New(o Options, log *slog.Logger) (*Storage, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	network, addr, err := SplitAddress(o.Address)
 	if err != nil {
 		return nil, err
@@ -234,8 +238,9 @@ func (s *Storage) lockKey(name string) string {
 	return s.prefix + ":l:" + name
 }
 
-// clean makes certmagic's keys canonical: no leading or trailing slash.
-func clean(key string) string { return strings.Trim(key, "/") }
+// clean makes keys canonical as FileStorage's paths are: cleaned like
+// path.Clean, with no "." or ".." left and no leading or trailing slash.
+func clean(key string) string { return strings.TrimPrefix(path.Clean("/"+key), "/") }
 
 // do runs f bounded by opTimeout and records whether Redis answered;
 // redis.Nil (no such key) is an answer.
