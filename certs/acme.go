@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -55,6 +56,10 @@ type ACME struct {
 	ctx    context.Context // ends at Stop; issuance runs under it
 	cancel context.CancelFunc
 	wait   time.Duration // HandshakeWait, shorter in tests
+	log    *slog.Logger
+	// shared is whether the storage is shared (Redis): then names are
+	// handed to certmagic only once the storage answers (see Manage).
+	shared bool
 
 	mu      sync.Mutex     // guards names, changed and stopped
 	names   map[string]int // managed name → number of Manage calls holding it
@@ -107,7 +112,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 		}
 		storage = &certmagic.FileStorage{Path: cfg.Storage}
 	}
-	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{})}
+	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{}), log: log, shared: cfg.Shared != nil}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	zl := zapLogger(log)
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
@@ -166,10 +171,64 @@ func (a *ACME) Manage(names []string) error {
 	if len(start) == 0 {
 		return nil
 	}
+	if a.shared {
+		go a.manageWhenReachable(start)
+		return nil
+	}
 	if err := a.magic.ManageAsync(a.ctx, start); err != nil {
 		return fmt.Errorf("acme: manage %s: %w", strings.Join(start, ", "), err)
 	}
 	return nil
+}
+
+// Bounds of the wait between two probes of a shared storage that does
+// not answer.
+const (
+	probeFirst = time.Second
+	probeMax   = time.Minute
+)
+
+// manageWhenReachable hands names to certmagic once the shared storage
+// answers: certmagic gives up on a name whose certificate it cannot
+// load for another reason than its absence, so a server started while
+// Redis is down would otherwise never manage its names. It probes with
+// backoff until the storage answers or the manager stops; names
+// Unmanaged meanwhile are left out.
+func (a *ACME) manageWhenReachable(names []string) {
+	wait := probeFirst
+	for logged := false; ; logged = true {
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		_, err := a.magic.Storage.List(ctx, "", false)
+		cancel()
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if !logged {
+			a.log.Warn("acme: the shared storage does not answer: these names are managed once it does; certificates held in memory keep serving",
+				"names", names, "err", err)
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, probeMax)
+	}
+	a.mu.Lock()
+	held := names[:0:0]
+	for _, n := range names {
+		if a.names[n] > 0 {
+			held = append(held, n)
+		}
+	}
+	stopped := a.stopped
+	a.mu.Unlock()
+	if stopped || len(held) == 0 {
+		return
+	}
+	if err := a.magic.ManageAsync(a.ctx, held); err != nil {
+		a.log.Error("acme: cannot manage names", "names", held, "err", err)
+	}
 }
 
 // Unmanage releases names held by Manage; a name no Manage holds any more

@@ -214,11 +214,13 @@ func TestFleetBadPassword(t *testing.T) {
 // TestFleetACMEPebble: three httpd servers sharing Redis manage the same
 // name with tls = "auto" from Pebble: one order for the fleet, the same
 // certificate served by all, sessions resumed across them, and no failed
-// request while Redis is killed and started again. Pebble validates on
-// 127.0.0.1 (server 0); servers 1 and 2 listen on 127.0.0.2 and
-// 127.0.0.3 with the same ports, as servers behind a load balancer.
+// request while Redis is killed and started again. A fourth server
+// started while Redis is down serves the fleet's certificate once Redis
+// is back. Pebble validates on 127.0.0.1 (server 0); the others listen on
+// 127.0.0.2 and up with the same ports, as servers behind a load
+// balancer.
 func TestFleetACMEPebble(t *testing.T) {
-	redis := redistest.Start(t, redistest.Options{TCP: true, Password: "fleet-secret"})
+	redis := redistest.Start(t, redistest.Options{TCP: true, Password: "fleet-secret", Persist: true})
 	t.Setenv("FLEET_REDIS_PASSWORD", redis.Password)
 	ports := pebbletest.FreePorts(t, 2)
 	httpPort, httpsPort := ports[0], ports[1]
@@ -229,11 +231,12 @@ func TestFleetACMEPebble(t *testing.T) {
 		}
 	}()
 	var addrs []string
-	for i := range 3 {
+	start := func(i int) *Server {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		h := NewHarness(t)
 		h.Write("htdocs/index.html", fmt.Sprintf("server %d\n", i), 0o644)
-		h.Start(fmt.Sprintf(`
+		addrs = append(addrs, net.JoinHostPort(ip, fmt.Sprint(httpsPort)))
+		return h.Start(fmt.Sprintf(`
 server { data_dir = "var" }
 log    { level = "debug" }
 acme {
@@ -251,7 +254,9 @@ vhost "localhost" {
   tls           = "auto"
 }
 `, pebble.DirectoryURL, pebble.CARootFile, redis.Address, ip, httpPort, ip, httpsPort))
-		addrs = append(addrs, net.JoinHostPort(ip, fmt.Sprint(httpsPort)))
+	}
+	for i := range 3 {
+		start(i)
 	}
 
 	cache := tls.NewLRUClientSessionCache(4)
@@ -260,16 +265,15 @@ vhost "localhost" {
 			NextProtos: []string{"http/1.1"}}
 	}
 	// Every server serves a verified certificate within the deadline.
-	var serials []string
-	deadline := time.Now().Add(90 * time.Second)
-	for i, addr := range addrs {
+	serial := func(i int) string {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
 		for {
-			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addrs[i],
 				&tls.Config{ServerName: "localhost", RootCAs: pebble.IssuerRoots})
 			if err == nil {
-				serials = append(serials, c.ConnectionState().PeerCertificates[0].SerialNumber.String())
-				c.Close()
-				break
+				defer c.Close()
+				return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("server %d serves no valid certificate: %v", i, err)
@@ -277,6 +281,7 @@ vhost "localhost" {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	serials := []string{serial(0), serial(1), serial(2)}
 	if serials[0] != serials[1] || serials[0] != serials[2] {
 		t.Errorf("the servers serve different certificates: serials %q", serials)
 	}
@@ -303,8 +308,30 @@ vhost "localhost" {
 	round("Redis up")
 	redis.Kill()
 	round("Redis down")
+	late := start(3)
+	late.WaitStderr("the shared storage does not answer", 10*time.Second)
 	redis.Start()
+	if s := serial(3); s != serials[0] {
+		t.Errorf("the server started while Redis was down serves serial %s, the fleet %s", s, serials[0])
+	}
+	// The late server takes the fleet's session-ticket keys once Redis
+	// answers: sessions from the others resume there.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		total++
+		tlsGetConn(t, addrs[0], cfg())
+		total++
+		if resumed, _ := tlsGetConn(t, addrs[3], cfg()); resumed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server started while Redis was down does not resume the fleet's sessions")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	round("Redis back")
+	if n := strings.Count(pebble.Log.String(), "Added order"); n != orders {
+		t.Errorf("orders at Pebble went from %d to %d", orders, n)
+	}
 	t.Logf("orders at Pebble: %d; requests: %d, failed: %d", orders, total, failed)
 }
 

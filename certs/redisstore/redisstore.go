@@ -207,6 +207,10 @@ func IsAuthError(err error) bool {
 		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")
 }
 
+// OnReachable sets f to run (in a goroutine of its own) each time Redis
+// answers again after it did not. Set it before the Storage is used.
+func (s *Storage) OnReachable(f func()) { s.health.onUp = f }
+
 // Healthy reports whether the last command reached Redis, since when
 // that has been so, and the last error otherwise.
 func (s *Storage) Healthy() (ok bool, since time.Time, err error) {
@@ -582,6 +586,7 @@ func (s *Storage) RenewLockLease(ctx context.Context, name string, lease time.Du
 type health struct {
 	log  *slog.Logger
 	addr string
+	onUp func() // set before use
 
 	mu     sync.Mutex // guards the fields below
 	down   bool
@@ -598,6 +603,9 @@ func (h *health) note(err error) {
 	if err == nil {
 		if h.down || h.since.IsZero() {
 			if h.down {
+				if h.onUp != nil {
+					go h.onUp()
+				}
 				h.log.Info("redis answers again", "redis", h.addr, "down_for", now.Sub(h.since).Round(time.Second).String(), "failed_commands", h.fails)
 			}
 			h.down, h.since, h.err, h.fails = false, now, nil, 0

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -130,6 +131,15 @@ func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), 
 	if err != nil {
 		return nil, fmt.Errorf("storage %q at %s: %w", sc.Kind, at(sc.DefRange), err)
 	}
+	// A server that lost Redis (or started without it) takes the
+	// fleet's ticket keys again as soon as Redis answers.
+	st.OnReachable(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.RefreshTicketKeys(ctx); err != nil {
+			log.Warn("session tickets: Redis answers again but its keys could not be read; retrying", "err", err)
+		}
+	})
 	if err := st.Ping(context.Background()); err != nil {
 		if redisstore.IsAuthError(err) {
 			st.Close()

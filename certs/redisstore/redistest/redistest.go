@@ -36,6 +36,10 @@ type Server struct {
 type Options struct {
 	TCP      bool   // listen on a loopback port instead of a Unix socket
 	Password string // requirepass; "" for none
+	// Persist writes every change to an append-only file, so that the
+	// data survives Kill and Start, as a production Redis with
+	// appendonly does.
+	Persist bool
 }
 
 // Start runs redis-server until the test ends, and waits until it
@@ -48,8 +52,11 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatalf("redis-server is not installed (apt-get install redis-server; .ci/run installs it): %v", err)
 	}
 	dir := t.TempDir()
-	args := []string{bin, "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "notice",
-		"--protected-mode", "no"}
+	aof := []string{"--appendonly", "no"}
+	if o.Persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	args := append([]string{bin, "--save", "", "--dir", dir, "--loglevel", "notice", "--protected-mode", "no"}, aof...)
 	s := &Server{t: t, Password: o.Password, Log: &testutil.SyncBuffer{}}
 	if o.TCP {
 		port := testport.Free(t, 1)[0]
@@ -75,8 +82,8 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-// Start starts the server again after Kill, on the same address, empty
-// unless it had been stopped with data kept (it never is).
+// Start starts the server again after Kill, on the same address: empty,
+// or with the data it had when started with Persist.
 func (s *Server) Start() {
 	s.t.Helper()
 	if s.cmd != nil {
@@ -105,7 +112,7 @@ func (s *Server) Start() {
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would; its data is
-// lost.
+// lost unless it was started with Persist.
 func (s *Server) Kill() {
 	if s.cmd == nil {
 		return
@@ -115,7 +122,7 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
-// Stop ends the server; it is Kill, since nothing is kept.
+// Stop ends the server; it is Kill.
 func (s *Server) Stop() { s.Kill() }
 
 // Do sends one command over a plain connection and returns the reply's
