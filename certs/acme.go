@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -28,6 +29,11 @@ type ACMEConfig struct {
 	Email   string // account contact; may be empty
 	CARoot  string // PEM file of the CA(s) trusted for CA's own HTTPS endpoint; "" for the system's roots
 	Storage string // folder for accounts, keys and certificates
+	// Shared, when set, keeps accounts, keys, certificates, OCSP staples
+	// and locks there instead of in the Storage folder: a storage a
+	// fleet of servers shares (see package certs/redisstore). Its
+	// dynamic type must be comparable (a pointer).
+	Shared Storage
 	// HTTPPort and TLSALPNPort are where this server answers HTTP-01 and
 	// TLS-ALPN-01 challenges; 0 means the standard port (80, 443). The
 	// CA connects to the standard ports, so other values only make
@@ -50,6 +56,10 @@ type ACME struct {
 	ctx    context.Context // ends at Stop; issuance runs under it
 	cancel context.CancelFunc
 	wait   time.Duration // HandshakeWait, shorter in tests
+	log    *slog.Logger
+	// shared is whether the storage is shared (Redis): then names are
+	// handed to certmagic only once the storage answers (see Manage).
+	shared bool
 
 	mu      sync.Mutex     // guards names, changed and stopped
 	names   map[string]int // managed name → number of Manage calls holding it
@@ -81,7 +91,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 	if cfg.CA == "" {
 		return nil, errors.New("acme: no CA directory URL")
 	}
-	if cfg.Storage == "" {
+	if cfg.Storage == "" && cfg.Shared == nil {
 		return nil, errors.New("acme: no storage folder")
 	}
 	var roots *x509.CertPool
@@ -95,10 +105,14 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 			return nil, fmt.Errorf("acme: ca_root %s: no PEM certificate in the file", cfg.CARoot)
 		}
 	}
-	if err := os.MkdirAll(cfg.Storage, 0o700); err != nil {
-		return nil, fmt.Errorf("acme: storage: %w", err)
+	var storage certmagic.Storage = cfg.Shared
+	if storage == nil {
+		if err := os.MkdirAll(cfg.Storage, 0o700); err != nil {
+			return nil, fmt.Errorf("acme: storage: %w", err)
+		}
+		storage = &certmagic.FileStorage{Path: cfg.Storage}
 	}
-	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{})}
+	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{}), log: log, shared: cfg.Shared != nil}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	zl := zapLogger(log)
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
@@ -106,7 +120,7 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 		Logger:           zl,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: cfg.Storage},
+		Storage: storage,
 		Logger:  zl,
 		OnEvent: a.onEvent,
 	})
@@ -157,10 +171,64 @@ func (a *ACME) Manage(names []string) error {
 	if len(start) == 0 {
 		return nil
 	}
+	if a.shared {
+		go a.manageWhenReachable(start)
+		return nil
+	}
 	if err := a.magic.ManageAsync(a.ctx, start); err != nil {
 		return fmt.Errorf("acme: manage %s: %w", strings.Join(start, ", "), err)
 	}
 	return nil
+}
+
+// Bounds of the wait between two probes of a shared storage that does
+// not answer.
+const (
+	probeFirst = time.Second
+	probeMax   = time.Minute
+)
+
+// manageWhenReachable hands names to certmagic once the shared storage
+// answers: certmagic gives up on a name whose certificate it cannot
+// load for another reason than its absence, so a server started while
+// Redis is down would otherwise never manage its names. It probes with
+// backoff until the storage answers or the manager stops; names
+// Unmanaged meanwhile are left out.
+func (a *ACME) manageWhenReachable(names []string) {
+	wait := probeFirst
+	for logged := false; ; logged = true {
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		_, err := a.magic.Storage.List(ctx, "", false)
+		cancel()
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if !logged {
+			a.log.Warn("acme: the shared storage does not answer: these names are managed once it does; certificates held in memory keep serving",
+				"names", names, "err", err)
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, probeMax)
+	}
+	a.mu.Lock()
+	held := names[:0:0]
+	for _, n := range names {
+		if a.names[n] > 0 {
+			held = append(held, n)
+		}
+	}
+	stopped := a.stopped
+	a.mu.Unlock()
+	if stopped || len(held) == 0 {
+		return
+	}
+	if err := a.magic.ManageAsync(a.ctx, held); err != nil {
+		a.log.Error("acme: cannot manage names", "names", held, "err", err)
+	}
 }
 
 // Unmanage releases names held by Manage; a name no Manage holds any more

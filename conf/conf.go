@@ -27,6 +27,7 @@ type Config struct {
 	Server     Server
 	Log        Log
 	ACME       ACME
+	Storage    *Storage // nil: no storage block, each server keeps its own in data_dir
 	VHosts     []*VHost
 	// Includes are the files the include attributes read, in the order
 	// they were read.
@@ -243,6 +244,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "server"},
 		{Type: "log"},
 		{Type: "acme"},
+		{Type: "storage", LabelNames: []string{"kind"}},
 		{Type: "vhost", LabelNames: []string{"name"}},
 	},
 }
@@ -299,6 +301,7 @@ func (d *decoder) decode(body hcl.Body) hcl.Diagnostics {
 	diags = append(diags, d.decodeServer(once["server"])...)
 	diags = append(diags, d.decodeLog(once["log"])...)
 	diags = append(diags, d.decodeACME(once["acme"])...)
+	diags = append(diags, d.decodeStorage(once["storage"])...)
 	for _, b := range vhostBlocks {
 		diags = append(diags, d.decodeVHost(b)...)
 	}

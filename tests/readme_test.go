@@ -60,7 +60,7 @@ var readmeOwner = map[string]string{
 }
 
 // coreBlocks are the top-level blocks of a whole config.
-var coreBlocks = map[string]bool{"server": true, "log": true, "acme": true, "vhost": true}
+var coreBlocks = map[string]bool{"server": true, "log": true, "acme": true, "vhost": true, "storage": true}
 
 // example is one HCL snippet of a README.
 type example struct {

@@ -37,6 +37,11 @@ type Server struct {
 	// default) keeps them in this process's memory; a fleet sets a source
 	// it shares, so a client resumes on any server. Set it before Start.
 	TicketKeys certs.TicketKeySource
+	// CertStorage, when set, keeps ACME state (certificates, accounts,
+	// OCSP staples, locks) and the local CA's root there instead of in
+	// data_dir: a storage the servers of a fleet share. Set it before
+	// Start.
+	CertStorage certs.Storage
 
 	log *slog.Logger
 
@@ -246,6 +251,7 @@ func (s *Server) load(ctx context.Context, cfg *conf.Config, accessOut io.WriteC
 		return fmt.Errorf("data_dir: %w", err)
 	}
 	access := s.access.newLog(accessOut, cfg.Log.Format)
+	s.certs.shared = s.CertStorage
 
 	// Open new listeners first: a port that cannot be bound fails the
 	// load before anything changes.

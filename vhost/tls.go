@@ -35,6 +35,9 @@ const (
 type certSources struct {
 	acme  refPool[certs.ACMEConfig, *certs.ACME]
 	local refPool[string, *certs.LocalCA] // by folder
+	// shared is Server.CertStorage, set by each load; nil keeps ACME
+	// state and the local CA in data_dir.
+	shared certs.Storage
 }
 
 // certManager is a generation's share of the certificate sources: the
@@ -73,6 +76,7 @@ func (g *generation) startCerts(_ context.Context, src *certSources, log *slog.L
 		switch v.TLS.Mode {
 		case conf.TLSAuto:
 			key := acmeConfig(g.cfg, v)
+			key.Shared = src.shared
 			a, err := src.acme.acquire(key, func() (*certs.ACME, error) {
 				return certs.NewACME(key, log.With("module", "tls"))
 			})
@@ -100,7 +104,7 @@ func (g *generation) startCerts(_ context.Context, src *certSources, log *slog.L
 			}
 			dir := filepath.Join(g.cfg.Server.DataDir, localDir)
 			ca, err := src.local.acquire(dir, func() (*certs.LocalCA, error) {
-				ca, created, err := certs.OpenLocalCA(dir)
+				ca, created, err := certs.OpenLocalCAShared(src.shared, dir, log)
 				if err != nil {
 					return nil, err
 				}

@@ -94,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case *show:
 		fmt.Fprint(stdout, describe(cfg))
+		fmt.Fprint(stdout, vhost.Describe(cfg))
+		fmt.Fprint(stdout, describeStorage(cfg))
 		return 0
 	}
 	return serveConfig(cfg, func() (*conf.Config, hcl.Diagnostics) { return conf.Load(*file) }, stderr, nil)
@@ -173,6 +175,12 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 	}
 	srv := vhost.New(log)
 	srv.Software = "httpd/" + version // SERVER_SOFTWARE for the gateways
+	closeStorage, err := useStorage(srv, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer closeStorage()
 	if err := srv.Start(context.Background(), cfg, access); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -230,6 +238,7 @@ func reload(srv *vhost.Server, cur *conf.Config, load func() (*conf.Config, hcl.
 		log.Error("config not reloaded: the running config keeps serving", "err", err)
 		return
 	}
+	storageChanged(cur, cfg, log)
 	start := time.Now()
 	if err := srv.Reload(context.Background(), cfg, access); err != nil {
 		log.Error("config not reloaded: the running config keeps serving", "err", err)

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/certs/redisstore"
 	"httpd/conf"
 	"httpd/vhost"
 )
@@ -107,4 +111,89 @@ func hclQuote(s string) string {
 	q := strconv.Quote(s)
 	q = strings.ReplaceAll(q, "${", "$${")
 	return strings.ReplaceAll(q, "%{", "%%{")
+}
+
+// useStorage connects srv to the storage block of cfg, if any: ACME state,
+// the local CA's root and session-ticket keys then live in Redis, shared
+// by every server of the fleet. Redis refusing the credentials is an
+// error, so the server does not start; Redis not answering is logged and
+// the server starts with what it has (see README, "### storage"). The
+// returned func closes the connection; call it after the server stopped.
+func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), error) {
+	sc := cfg.Storage
+	if sc == nil {
+		return func() {}, nil
+	}
+	st, err := redisstore.New(redisstore.Options{
+		Address: sc.Address, Username: sc.Username, Password: sc.Password,
+		DB: sc.DB, Prefix: sc.Prefix, TLS: sc.TLS,
+	}, log.With("module", "storage"))
+	if err != nil {
+		return nil, fmt.Errorf("storage %q at %s: %w", sc.Kind, at(sc.DefRange), err)
+	}
+	// A server that lost Redis (or started without it) takes the
+	// fleet's ticket keys again as soon as Redis answers.
+	st.OnReachable(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.RefreshTicketKeys(ctx); err != nil {
+			log.Warn("session tickets: Redis answers again but its keys could not be read; retrying", "err", err)
+		}
+	})
+	if err := st.Ping(context.Background()); err != nil {
+		if redisstore.IsAuthError(err) {
+			st.Close()
+			return nil, fmt.Errorf("storage %q at %s: %w", sc.Kind, at(sc.DefRange), err)
+		}
+		log.Error("storage: Redis does not answer: starting with the certificates in memory and in data_dir; certificate work retries with backoff",
+			"storage", st.String(), "err", err)
+	} else {
+		log.Info("storage: certificates, locks and session-ticket keys are shared through Redis", "storage", st.String())
+	}
+	srv.CertStorage = st
+	srv.TicketKeys = &redisstore.TicketKeys{S: st}
+	return func() { st.Close() }, nil
+}
+
+// storageChanged warns when a reload changes the storage block, which
+// takes effect at the next start only.
+func storageChanged(old, cfg *conf.Config, log *slog.Logger) {
+	a, b := old.Storage, cfg.Storage
+	if a != nil && b != nil {
+		x, y := *a, *b
+		x.DefRange, y.DefRange = hcl.Range{}, hcl.Range{}
+		if x == y {
+			return
+		}
+	} else if a == nil && b == nil {
+		return
+	}
+	log.Warn("the storage block changed: it takes effect when the server is restarted; the running server keeps its storage")
+}
+
+// at renders where a block starts as file:line:col.
+func at(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// describeStorage is what httpd -S prints about the storage block: what
+// it is and whether Redis answers now; "" without one.
+func describeStorage(cfg *conf.Config) string {
+	sc := cfg.Storage
+	if sc == nil {
+		return ""
+	}
+	st, err := redisstore.New(redisstore.Options{
+		Address: sc.Address, Username: sc.Username, Password: sc.Password,
+		DB: sc.DB, Prefix: sc.Prefix, TLS: sc.TLS,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Sprintf("Storage: %s %s: %v\n", sc.Kind, sc.Address, err)
+	}
+	defer st.Close()
+	health := "answers"
+	if err := st.Ping(context.Background()); err != nil {
+		health = "DOES NOT ANSWER: " + err.Error()
+	}
+	return fmt.Sprintf("Storage: %s (certificates, ACME accounts, locks, local CA root, session-ticket keys)\nStorage health: %s\n", st, health)
 }
