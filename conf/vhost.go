@@ -122,12 +122,11 @@ func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 	c, diags := b.Body.Content(vhostSchema())
 	for _, diag := range diags {
 		if diag.Summary == "Unsupported block type" {
+			closestBlockType(b.Body, diag)
 			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(blockNames(), ", ") + "."
 		}
 		if diag.Summary == "Unsupported argument" && strings.Contains(diag.Detail, `"include"`) {
 			diag.Detail += " include is a top-level attribute: write it outside every vhost block."
-			closestBlockType(b.Body, diag)
-			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(registry.Names(), ", ") + "."
 		}
 	}
 	if msg := checkName(v.Name, false); msg != "" {

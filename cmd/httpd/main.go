@@ -94,7 +94,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case *show:
 		fmt.Fprint(stdout, describe(cfg))
-		fmt.Fprint(stdout, vhost.Describe(cfg))
 		fmt.Fprint(stdout, describeStorage(cfg))
 		return 0
 	}
