@@ -122,7 +122,9 @@ func (d *decoder) decodeVHost(b *hcl.Block) hcl.Diagnostics {
 	c, diags := b.Body.Content(vhostSchema())
 	for _, diag := range diags {
 		if diag.Summary == "Unsupported block type" {
-			closestBlockType(b.Body, diag)
+			if !strings.Contains(diag.Detail, "Did you mean to define argument") {
+				closestBlockType(b.Body, diag)
+			}
 			diag.Detail += " Block types a vhost may hold: tls, " + strings.Join(blockNames(), ", ") + "."
 		}
 		if diag.Summary == "Unsupported argument" && strings.Contains(diag.Detail, `"include"`) {
