@@ -49,10 +49,12 @@ func Title(kind, mount, vhost string, n int64) string {
 	if vhost == "" {
 		vhost = "-"
 	}
-	return fmt.Sprintf("httpd %s %s (%s) worker %d", kind, titleField(mount), titleField(vhost), n)
+	return fmt.Sprintf("httpd %s %s (%s) worker %d", kind, TitleField(mount), TitleField(vhost), n)
 }
 
-func titleField(s string) string {
+// TitleField makes s fit a worker title: control characters become
+// '?' and it is cut to 64 bytes on a character boundary.
+func TitleField(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"httpd/internal/pyworker"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -39,7 +40,7 @@ func (m *Module) CheckImport(ctx context.Context) hcl.Diagnostics {
 		ctx, cancel = context.WithTimeout(ctx, CheckTimeout)
 		defer cancel()
 	}
-	python, err := lookPython(m.Python)
+	python, err := pyworker.LookPython(m.Python)
 	if err != nil {
 		return nil // Validate reports it
 	}
@@ -62,19 +63,10 @@ func (m *Module) CheckImport(ctx context.Context) hcl.Diagnostics {
 // failed import, "" when the application loaded, or an error when the
 // worker could not tell.
 func (m *Module) runCheck(ctx context.Context, python string) (string, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	ctrl, child, err := pyworker.SocketPair("wsgi-check")
 	if err != nil {
-		return "", fmt.Errorf("socketpair: %w", err)
+		return "", err
 	}
-	pf := os.NewFile(uintptr(fds[0]), "wsgi-check")
-	child := os.NewFile(uintptr(fds[1]), "wsgi-check-worker")
-	fc, err := net.FileConn(pf)
-	pf.Close()
-	if err != nil {
-		child.Close()
-		return "", fmt.Errorf("socketpair: %w", err)
-	}
-	ctrl := fc.(*net.UnixConn)
 	defer ctrl.Close()
 	cfg, err := workerConfig(m)
 	if err != nil {
@@ -88,10 +80,10 @@ func (m *Module) runCheck(ctx context.Context, python string) (string, error) {
 		return "", fmt.Errorf("control socket: %w", err)
 	}
 	var out tailBuffer
-	cmd := exec.Command(python, "-", "httpd wsgi "+titleField(m.Prefix)+" import check")
+	cmd := exec.Command(python, "-", "httpd wsgi "+pyworker.TitleField(m.Prefix)+" import check")
 	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = filepath.Dir(m.Script)
-	cmd.Env = workerEnv(m)
+	cmd.Env = pyworker.Env(m.Virtualenv, m.Env)
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Second
@@ -128,7 +120,7 @@ func (m *Module) runCheck(ctx context.Context, python string) (string, error) {
 		// The worker program itself failed, before it could report.
 		return msg, nil
 	}
-	return "", fmt.Errorf("the worker exited without reporting (%s)", lastLine(msg))
+	return "", fmt.Errorf("the worker exited without reporting (%s)", pyworker.LastLine(msg))
 }
 
 // fileLineRE finds the frames of a Python traceback.
@@ -164,7 +156,7 @@ func importDiagnostic(m *Module, tb string) *hcl.Diagnostic {
 		lines = append([]string{"  ..."}, lines[len(lines)-checkTailLines:]...)
 	}
 	d.Detail = fmt.Sprintf("%s (wsgi_script_alias %q at %s:%d loads %s). Traceback, last lines:\n%s\nFix the application, or run httpd -t -no-import to skip this check.",
-		lastLine(tb), m.Prefix, m.DefRange.Filename, m.DefRange.Start.Line, m.Script, strings.Join(lines, "\n"))
+		pyworker.LastLine(tb), m.Prefix, m.DefRange.Filename, m.DefRange.Start.Line, m.Script, strings.Join(lines, "\n"))
 	return d
 }
 

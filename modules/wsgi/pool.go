@@ -2,7 +2,6 @@ package wsgi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
+	"httpd/internal/pyworker"
 	"httpd/registry"
 )
 
@@ -54,8 +53,8 @@ type worker struct {
 	pid    int
 	ctrl   *net.UnixConn
 	conns  []*conn
-	stdout *lineLogger
-	stderr *lineLogger
+	stdout *pyworker.LineLogger
+	stderr *pyworker.LineLogger
 	exited chan struct{} // closed once the process has exited
 
 	// Guarded by p.mu.
@@ -163,48 +162,6 @@ func workerConfig(m *Module) ([]byte, error) {
 	return b, nil
 }
 
-// workerEnv is the environment of the workers: the server's, plus
-// PYTHONUNBUFFERED, VIRTUAL_ENV and the block's env.
-func workerEnv(m *Module) []string {
-	env := append(os.Environ(), "PYTHONUNBUFFERED=1")
-	if m.Virtualenv != "" {
-		env = append(env, "VIRTUAL_ENV="+m.Virtualenv)
-	}
-	for k, v := range m.Env {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-// maxTitleField bounds the mount and vhost in a worker's title.
-const maxTitleField = 64
-
-// title is a worker's command-line argument that names it in ps and top:
-// "httpd wsgi MOUNT (VHOST) worker N".
-func title(mount, vhost string, n int64) string {
-	if vhost == "" {
-		vhost = "-"
-	}
-	return fmt.Sprintf("httpd wsgi %s (%s) worker %d", titleField(mount), titleField(vhost), n)
-}
-
-// titleField replaces control characters and cuts s to maxTitleField
-// bytes on a character boundary.
-func titleField(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > maxTitleField {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 func newPool(m *Module, python string) (*pool, error) {
 	p := &pool{
 		m:       m,
@@ -221,7 +178,7 @@ func newPool(m *Module, python string) (*pool, error) {
 		return nil, err
 	}
 	p.config = cfg
-	p.env = workerEnv(m)
+	p.env = pyworker.Env(m.Virtualenv, m.Env)
 	if st, err := os.Stat(m.Script); err == nil {
 		p.modTime, p.size = st.ModTime(), st.Size()
 	}
@@ -266,31 +223,24 @@ func (p *pool) spawn() (*worker, error) {
 		}
 	}
 	for i := 0; i < n; i++ {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		parent, child, err := pyworker.SocketPair("wsgi-conn")
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("socketpair: %w", err)
+			return nil, err
 		}
-		pf := os.NewFile(uintptr(fds[0]), "wsgi-conn")
-		files = append(files, os.NewFile(uintptr(fds[1]), "wsgi-worker-conn"))
-		fc, err := net.FileConn(pf)
-		pf.Close()
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("socketpair: %w", err)
-		}
-		parents = append(parents, fc.(*net.UnixConn))
+		files = append(files, child)
+		parents = append(parents, parent)
 	}
 	w := &worker{p: p, exited: make(chan struct{}), ctrl: parents[0]}
-	w.stdout = &lineLogger{log: p.log, level: slog.LevelInfo, stream: "stdout"}
-	w.stderr = &lineLogger{log: p.log, level: slog.LevelError, stream: "stderr"}
+	w.stdout = pyworker.NewLineLogger(p.log, slog.LevelInfo, "wsgi worker stdout")
+	w.stderr = pyworker.NewLineLogger(p.log, slog.LevelError, "wsgi worker stderr")
 	// The worker program comes on stdin ("python -"), its configuration
 	// on the control socket: the command line stays short and readable.
 	if _, err := parents[0].Write(p.config); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	cmd := exec.Command(p.python, "-", title(p.m.Prefix, p.m.vhost, p.seq.Add(1)))
+	cmd := exec.Command(p.python, "-", pyworker.Title("wsgi", p.m.Prefix, p.m.vhost, p.seq.Add(1)))
 	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = p.dir
 	cmd.Env = p.env
@@ -307,8 +257,8 @@ func (p *pool) spawn() (*worker, error) {
 		f.Close()
 	}
 	w.cmd, w.pid = cmd, cmd.Process.Pid
-	w.stdout.setPID(w.pid)
-	w.stderr.setPID(w.pid)
+	w.stdout.SetPID(w.pid)
+	w.stderr.SetPID(w.pid)
 	for i, nc := range parents[1:] {
 		w.conns = append(w.conns, &conn{w: w, idx: i, nc: nc, br: bufio.NewReaderSize(nc, 16<<10)})
 	}
@@ -344,8 +294,8 @@ func (p *pool) supervise(w *worker) {
 		p.importFailed(w, string(payload))
 	}
 	werr := w.cmd.Wait()
-	w.stdout.flush()
-	w.stderr.flush()
+	w.stdout.Flush()
+	w.stderr.Flush()
 	p.exited(w, werr)
 }
 
@@ -397,7 +347,7 @@ func (p *pool) markReady(w *worker) {
 }
 
 func (p *pool) importFailed(w *worker, traceback string) {
-	summary := lastLine(traceback)
+	summary := pyworker.LastLine(traceback)
 	p.log.Error("wsgi application failed to load", "script", p.m.Script, "pid", w.pid, "error", summary, "traceback", traceback)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -820,69 +770,4 @@ func (p *pool) signalAll(sig syscall.Signal) {
 			_ = syscall.Kill(-w.pid, sig)
 		}
 	}
-}
-
-// lastLine returns the last non-empty line of a traceback: the exception.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
-		}
-	}
-	return "unknown error"
-}
-
-// lineLogger logs what a worker writes to stdout or stderr, a line at a
-// time.
-type lineLogger struct {
-	log    *slog.Logger
-	level  slog.Level
-	stream string
-	pid    int
-
-	mu  sync.Mutex // guards buf
-	buf []byte
-}
-
-func (l *lineLogger) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, b...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.emit(string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
-	if len(l.buf) > 64<<10 {
-		l.emit(string(l.buf))
-		l.buf = nil
-	}
-	return len(b), nil
-}
-
-func (l *lineLogger) setPID(pid int) {
-	l.mu.Lock()
-	l.pid = pid
-	l.mu.Unlock()
-}
-
-func (l *lineLogger) flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.emit(string(l.buf))
-		l.buf = nil
-	}
-}
-
-func (l *lineLogger) emit(line string) {
-	line = strings.TrimRight(line, "\r")
-	if line == "" {
-		return
-	}
-	l.log.Log(context.Background(), l.level, "wsgi worker "+l.stream, "pid", l.pid, "text", line)
 }

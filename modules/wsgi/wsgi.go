@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/internal/pyworker"
 	"httpd/registry"
 )
 
@@ -192,10 +193,10 @@ func (m *Module) Validate(dc *registry.DecodeContext) hcl.Diagnostics {
 	} else if !st.Mode().IsRegular() {
 		bad(m.ScriptRange, "WSGI script is not a file", fmt.Sprintf("%s is not a regular file.", m.Script))
 	}
-	if !isIdentifier(m.Callable) {
+	if !pyworker.IsIdentifier(m.Callable) {
 		bad(m.CallableRange, "Invalid callable name", fmt.Sprintf("%q is not a Python identifier; callable names the WSGI object in the script, like \"application\".", m.Callable))
 	}
-	if _, err := lookPython(m.Python); err != nil {
+	if _, err := pyworker.LookPython(m.Python); err != nil {
 		rng := m.PythonRange
 		if !m.pythonSet && m.Virtualenv != "" {
 			rng = m.VirtualenvRange
@@ -217,29 +218,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func lookPython(p string) (string, error) {
-	path, err := exec.LookPath(p)
-	if err != nil {
-		return "", fmt.Errorf("python %q: %w", p, unwrapPath(err))
-	}
-	return path, nil
-}
-
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c > 0x7f:
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // Provision starts the worker pool. It returns once the first worker has
 // loaded the application, failed to load it, or a few seconds have passed;
 // requests that arrive before a worker is ready wait for one. An
@@ -254,7 +232,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	m.docRoot = env.DocumentRoot
 	m.software = env.ServerSoftware
 	m.kill = env.Kill
-	python, err := lookPython(m.Python)
+	python, err := pyworker.LookPython(m.Python)
 	if err != nil {
 		return fmt.Errorf("wsgi %s: %w", m.Prefix, err)
 	}
@@ -291,7 +269,7 @@ func (m *Module) Cleanup() error {
 // asked from the interpreter, once.
 func (m *Module) Describe() string {
 	python := m.Python
-	if path, err := lookPython(m.Python); err == nil {
+	if path, err := pyworker.LookPython(m.Python); err == nil {
 		python = path
 	}
 	if v := m.pythonVersion(python); v != "" {
@@ -314,7 +292,7 @@ func (m *Module) pythonVersion(path string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, path, "-S", "-c", "import sys; sys.stdout.write(sys.version.split()[0])")
-		cmd.Env = workerEnv(m)
+		cmd.Env = pyworker.Env(m.Virtualenv, m.Env)
 		if out, err := cmd.Output(); err == nil {
 			m.probeVersion = strings.TrimSpace(string(out))
 		}

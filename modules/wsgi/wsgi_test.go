@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"httpd/internal/gateway/gatewaytest"
+	"httpd/internal/pyworker"
 	"httpd/internal/testutil"
 	"httpd/registry"
 )
@@ -768,7 +769,7 @@ func TestTitle(t *testing.T) {
 		{"long", "/" + long, "h", 1, "httpd wsgi /" + strings.Repeat("é", 31) + "… (h) worker 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := title(tc.mount, tc.vhost, tc.n); got != tc.want {
+			if got := pyworker.Title("wsgi", tc.mount, tc.vhost, tc.n); got != tc.want {
 				t.Errorf("title(%q, %q, %d) = %q, want %q", tc.mount, tc.vhost, tc.n, got, tc.want)
 			}
 		})
