@@ -344,7 +344,18 @@ func decodeModules(v *VHost, blocks hcl.Blocks, dc *registry.DecodeContext) hcl.
 			break
 		}
 	}
-	sort.SliceStable(v.Modules, func(i, j int) bool { return v.Modules[i].Info.Phase < v.Modules[j].Info.Phase })
+	// By phase, then by module within a phase, keeping the file's order
+	// among blocks of one module: the blocks of one module sit side by
+	// side, so a module that judges its blocks together (access and
+	// basic_auth pick the longest prefix) sees them all wherever they
+	// were written.
+	sort.SliceStable(v.Modules, func(i, j int) bool {
+		a, b := v.Modules[i].Info, v.Modules[j].Info
+		if a.Phase != b.Phase {
+			return a.Phase < b.Phase
+		}
+		return a.Name < b.Name
+	})
 	return diags
 }
 
