@@ -388,6 +388,9 @@ start() { # name; starts it pinned and waits until it answers
 	gohello)
 		cmd=(env GOMAXPROCS="$WORKERS" "$W/bin/gobare" -hello -addr "127.0.0.1:$p" -tls-addr "127.0.0.1:$t" -cert "$W/cert.pem" -key "$W/key.pem")
 		;;
+	goraw)
+		cmd=(env GOMAXPROCS="$WORKERS" "$W/bin/gobare" -raw -addr "127.0.0.1:$p" -tls-addr "127.0.0.1:$t" -cert "$W/cert.pem" -key "$W/key.pem")
+		;;
 	*)
 		log "unknown server $name"
 		return 1
@@ -473,6 +476,7 @@ declare -A DESC=(
 applies() {
 	case $2 in
 	gohello) [[ $1 == 1k-* || $1 == h2 || $1 == h2c || $1 == https-1k* || $1 == tls-* || $1 == idle* ]] ;;
+	goraw) [[ $1 == 1k-* || $1 == https-1k* ]] ;;
 	*) return 0 ;;
 	esac
 }

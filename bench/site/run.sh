@@ -2,7 +2,10 @@
 # bench/site/run.sh: the site directives under load: compression against
 # nginx (gzip on, gzip_static) and Caddy (encode zstd gzip), basic_auth
 # against the same file without it, and a typical site's pipeline (header,
-# compress, access, rewrite, error_pages) against the bare config.
+# compress, access, rewrite, error_pages) against the bare config, gzip
+# with compress's cache of encoded files off (gzip-100k-nocache: every
+# answer compressed, as nginx does), and the
+# metrics module's cost: the bare config plus metrics against the bare config.
 #
 # Every server is pinned to CPU 0 and wrk to CPU 1, one worker each
 # (nginx worker_processes 1, GOMAXPROCS=1). Rounds alternate between the
@@ -23,7 +26,7 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 GZIP_LEVEL=${GZIP_LEVEL:-6}
-SCENARIOS=${SCENARIOS:-"gzip-100k gzip-static zstd-100k br-100k auth-1k typical-1k"}
+SCENARIOS=${SCENARIOS:-"gzip-100k gzip-100k-nocache gzip-static zstd-100k br-100k auth-1k typical-1k metrics-1k"}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -62,7 +65,7 @@ if [[ -z $httpd ]]; then
 	httpd=$work/bin-httpd
 	(cd "$repo" && go build -o "$httpd" ./cmd/httpd)
 fi
-for m in compress basic_auth header access rewrite; do
+for m in compress basic_auth header access rewrite metrics; do
 	if ! "$httpd" -l | grep -qw "$m"; then
 		echo "run.sh: $httpd has no $m module" >&2
 		exit 1
@@ -77,7 +80,8 @@ head -c 1024 /dev/zero | tr '\0' 'a' >"$docs/1k.html"
 cp "$docs/1k.html" "$docs/auth/1k.html"
 {
 	echo '<!doctype html><html><head><title>GPL</title></head><body>'
-	while :; do
+	# The GPL is ~35 KiB: three copies and a cut make the 100 KiB.
+	for _ in 1 2 3 4; do
 		sed 's/^/<p>/; s/$/<\/p>/' /usr/share/common-licenses/GPL-3
 	done | head -c 102000
 	echo '</body></html>'
@@ -94,7 +98,7 @@ auth=$(printf 'bench:secret' | base64)
 
 # ---- servers ----------------------------------------------------------------
 
-declare -A PORT=([httpd-bare]=18201 [httpd-site]=18202 [nginx]=18203 [caddy]=18204)
+declare -A PORT=([httpd-bare]=18201 [httpd-site]=18202 [nginx]=18203 [caddy]=18204 [httpd-metrics]=18205 [httpd-nocache]=18206)
 
 start_server() { # name
 	local name=$1 port=${PORT[$1]} d=$work/$1
@@ -110,6 +114,41 @@ start_server() { # name
 			  level  = "warn"
 			}
 			vhost "localhost" { document_root = "$docs" }
+		EOF
+		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+		;;
+	httpd-nocache)
+		# compress without its cache of encoded files: every answer is
+		# compressed as it goes out, as nginx does.
+		cat >"$d/httpd.hcl" <<-EOF
+			server { listen = ["127.0.0.1:$port"] }
+			log {
+			  access = "off"
+			  level  = "warn"
+			}
+			vhost "localhost" {
+			  document_root = "$docs"
+			  compress {
+			    level      = { gzip = $GZIP_LEVEL }
+			    cache_size = 0
+			  }
+			}
+		EOF
+		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+		;;
+	httpd-metrics)
+		# The bare config with Prometheus metrics: every request is
+		# counted and timed, as in production.
+		cat >"$d/httpd.hcl" <<-EOF
+			server { listen = ["127.0.0.1:$port"] }
+			log {
+			  access = "off"
+			  level  = "warn"
+			}
+			vhost "localhost" {
+			  document_root = "$docs"
+			  metrics "/metrics" { allow = ["127.0.0.1/32"] }
+			}
 		EOF
 		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
 		;;
@@ -215,11 +254,13 @@ start_server() { # name
 # second the baseline its ratio is taken against.
 declare -A ROWS=(
 	[gzip-100k]="httpd-site /100k.html gzip|nginx /100k.html gzip"
+	[gzip-100k-nocache]="httpd-nocache /100k.html gzip|nginx /100k.html gzip"
 	[gzip-static]="httpd-site /pre/100k.html gzip|nginx /pre/100k.html gzip"
 	[zstd-100k]="httpd-site /100k.html zstd|caddy /100k.html zstd"
 	[br-100k]="httpd-site /100k.html br,gzip|caddy /100k.html br,gzip"
 	[auth-1k]="httpd-site /auth/1k.html auth|httpd-site /1k.html -"
 	[typical-1k]="httpd-site /1k.html -|httpd-bare /1k.html -"
+	[metrics-1k]="httpd-metrics /1k.html -|httpd-bare /1k.html -"
 )
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
@@ -233,7 +274,7 @@ header_args() {
 	esac
 }
 
-for s in httpd-bare httpd-site nginx caddy; do start_server "$s"; done
+for s in httpd-bare httpd-site httpd-metrics httpd-nocache nginx caddy; do start_server "$s"; done
 
 declare -A RPS=() BYTES=() ENC=()
 for sc in $SCENARIOS; do

@@ -57,10 +57,11 @@ type cache struct {
 	maxFile int64
 	size    int64
 
-	mu      sync.RWMutex       // guards files, indexes and used
-	files   map[string]*cached // by CleanPath result
-	indexes map[string]*cached // directory (CleanPath result) → its first index file
-	used    int64              // bytes held by entries
+	mu       sync.RWMutex       // guards files, indexes, siblings and used
+	files    map[string]*cached // by CleanPath result
+	indexes  map[string]*cached // directory (CleanPath result) → its first index file
+	siblings map[string]*cached // precompressed siblings (FILE.gz) by their own path
+	used     int64              // bytes held by entries
 }
 
 // cached is one cached file with its headers, each a one-element slice of
@@ -86,7 +87,7 @@ func newCache(d *dirHandle, o CacheOptions) *cache {
 		return nil
 	}
 	c := &cache{dir: d, maxFile: o.MaxFile, size: o.Size,
-		files: map[string]*cached{}, indexes: map[string]*cached{}}
+		files: map[string]*cached{}, indexes: map[string]*cached{}, siblings: map[string]*cached{}}
 	if c.maxFile <= 0 {
 		c.maxFile = DefaultCacheMaxFile
 	}
@@ -160,7 +161,7 @@ func (c *cache) put(m map[string]*cached, key string, e *cached) {
 		c.used -= old.cost()
 		delete(m, key)
 	}
-	for _, mm := range []map[string]*cached{c.files, c.indexes} {
+	for _, mm := range []map[string]*cached{c.files, c.indexes, c.siblings} {
 		for k, old := range mm {
 			if c.used+cost <= c.size {
 				break

@@ -107,9 +107,27 @@ func (s *FileServer) serveEncoded(w http.ResponseWriter, r *http.Request, o *cod
 
 // serveSibling sends the first fresh precompressed sibling of name in the
 // offer's order; false when there is none.
+//
+// A small sibling is kept in the file cache like any small file, so a
+// hit costs one fstatat(2) instead of an open, a stat and a close, and
+// goes out with its head in one write.
 func (s *FileServer) serveSibling(w http.ResponseWriter, r *http.Request, o *coding.Offer, name, ctype string, modTime time.Time) bool {
+	cache := s.cache
+	if s.file != "" {
+		cache = nil // a single file's siblings are outside the root
+	}
 	for _, c := range o.Codings {
-		sf, err := s.openSibling(name + c.Ext())
+		sname := name + c.Ext()
+		if cache != nil {
+			if e := cache.get(cache.siblings, sname); e != nil {
+				if e.modTime.Before(modTime) {
+					continue // stale
+				}
+				s.serveSiblingEntry(w, r, e, ctype, c)
+				return true
+			}
+		}
+		sf, err := s.openSibling(sname)
 		if err != nil {
 			continue
 		}
@@ -117,6 +135,14 @@ func (s *FileServer) serveSibling(w http.ResponseWriter, r *http.Request, o *cod
 		if err != nil || !sfi.Mode().IsRegular() || sfi.ModTime().Before(modTime) {
 			sf.Close()
 			continue
+		}
+		if cache != nil {
+			if e := cache.fill(sf, sfi, sname, time.Now()); e != nil {
+				sf.Close()
+				cache.put(cache.siblings, sname, e)
+				s.serveSiblingEntry(w, r, e, ctype, c)
+				return true
+			}
 		}
 		h := w.Header()
 		h["Content-Type"] = []string{ctype}
@@ -132,7 +158,11 @@ func (s *FileServer) serveSibling(w http.ResponseWriter, r *http.Request, o *cod
 			h["Content-Length"] = []string{strconv.FormatInt(sfi.Size(), 10)}
 			w.WriteHeader(http.StatusOK)
 			if r.Method != http.MethodHead {
-				_, _ = io.Copy(w, sf) // the writer's ReadFrom: sendfile
+				// A LimitedReader of the *os.File reaches the writer's
+				// ReadFrom as it is (io.Copy would take the file's own
+				// WriteTo, which hides the file): sendfile, and the head
+				// corked with the first bytes.
+				_, _ = io.CopyN(w, sf, sfi.Size())
 			}
 		} else {
 			// ServeContent answers the conditions; with Content-Encoding
@@ -143,6 +173,75 @@ func (s *FileServer) serveSibling(w http.ResponseWriter, r *http.Request, o *cod
 		return true
 	}
 	return false
+}
+
+// cachedSibling answers r for the file rel, too large for the cache
+// itself, with a cached precompressed sibling when there is one for the
+// offer and it is still fresh: one fstatat(2) of the file for its type
+// and modification time, one of the sibling to check the cached copy,
+// and no open. False (having written nothing) sends the caller down the
+// usual path, which opens the file and looks for siblings on disk.
+func (s *FileServer) cachedSibling(w http.ResponseWriter, r *http.Request, rel string) bool {
+	o := coding.OfferOf(w)
+	if o == nil || !o.Policy.Precompressed {
+		return false
+	}
+	c := s.cache
+	var e *cached
+	var enc coding.Coding
+	c.mu.RLock()
+	for _, cd := range o.Codings {
+		if e = c.siblings[rel+cd.Ext()]; e != nil {
+			enc = cd
+			break
+		}
+	}
+	c.mu.RUnlock()
+	if e == nil {
+		return false // the common case: no syscall spent
+	}
+	ctype := ContentType(rel)
+	if !o.Policy.Compressible(ctype) {
+		return false
+	}
+	// The first coding of the offer with a cached sibling decides; a
+	// better one only on disk is found by the usual path next time the
+	// cache is refilled, which is rare enough to ignore here.
+	id, ok := c.dir.stat(append([]byte(rel), 0))
+	if !ok || !id.regular() {
+		return false
+	}
+	if e = c.get(c.siblings, rel+enc.Ext()); e == nil || e.modTime.Before(id.modTime()) {
+		return false
+	}
+	s.serveSiblingEntry(w, r, e, ctype, enc)
+	return true
+}
+
+// serveSiblingEntry answers r with the cached sibling e in coding c of a
+// file of type ctype, as serveSibling does from the open sibling.
+func (s *FileServer) serveSiblingEntry(w http.ResponseWriter, r *http.Request, e *cached, ctype string, c coding.Coding) {
+	h := w.Header()
+	h["Content-Type"] = []string{ctype}
+	h["Content-Encoding"] = c.HeaderValue()
+	addVary(h)
+	h["Etag"] = e.etag
+	if s.cacheControl != nil {
+		h["Cache-Control"] = s.cacheControl
+	}
+	if !plainRequest(r) {
+		http.ServeContent(w, r, e.name, e.modTime, bytes.NewReader(e.body))
+		return
+	}
+	if e.lastMod != nil {
+		h["Last-Modified"] = e.lastMod
+	}
+	h["Accept-Ranges"] = acceptRanges
+	h["Content-Length"] = e.length
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(e.body)
+	}
 }
 
 // openSibling opens a precompressed sibling: below the root, or next to

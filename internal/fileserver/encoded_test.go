@@ -3,6 +3,7 @@ package fileserver
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -220,5 +221,85 @@ func TestEncodedErrorUntouched(t *testing.T) {
 	err = s.Serve(w, httptest.NewRequest("GET", "/missing.html", nil), "/missing.html")
 	if registry.StatusOf(err) != 404 || len(rec.Header()) != 0 {
 		t.Errorf("err %v, header %v", err, rec.Header())
+	}
+}
+
+// TestSiblingCache checks that a small settled sibling is kept in the
+// file cache, and that one edited, made stale or removed afterwards is
+// never served from it.
+func TestSiblingCache(t *testing.T) {
+	// With the page cached too, and with the page too large for the
+	// cache, when the sibling is found without opening the page.
+	for _, maxFile := range []int64{0, 100} {
+		t.Run(fmt.Sprint("max_file=", maxFile), func(t *testing.T) { testSiblingCache(t, maxFile) })
+	}
+}
+
+func testSiblingCache(t *testing.T, maxFile int64) {
+	wait := shortSettle(t)
+	root := t.TempDir()
+	page := strings.Repeat("<p>cached sibling</p>\n", 20)
+	write(t, filepath.Join(root, "a.html"), page)
+	write(t, filepath.Join(root, "a.html.gz"), "first gzip")
+	old := time.Now().Add(-time.Hour)
+	for _, n := range []string{"a.html", "a.html.gz"} {
+		if err := os.Chtimes(filepath.Join(root, n), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(wait) // let the ctimes settle
+	s, err := New(root, Options{Cache: CacheOptions{MaxFile: maxFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	policy := &coding.Policy{MinSize: 10, Types: []string{"text/*"}, Precompressed: true,
+		Levels: coding.DefaultLevels, Cache: coding.NewCache(1<<20, 1<<20)}
+	serve := func() (string, string) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		w := offerRecorder{rec, &coding.Offer{Policy: policy, Codings: []coding.Coding{coding.Gzip}}}
+		r := httptest.NewRequest("GET", "/a.html", nil)
+		if err := s.Serve(w, r, r.URL.Path); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Header().Get("Content-Encoding"), rec.Body.String()
+	}
+	cachedSibling := func() bool {
+		s.cache.mu.RLock()
+		defer s.cache.mu.RUnlock()
+		return s.cache.siblings["a.html.gz"] != nil
+	}
+
+	if ce, body := serve(); ce != "gzip" || body != "first gzip" {
+		t.Fatalf("first: %q %q", ce, body)
+	}
+	if !cachedSibling() {
+		t.Fatal("the settled sibling is not cached")
+	}
+	if ce, body := serve(); ce != "gzip" || body != "first gzip" {
+		t.Fatalf("from the cache: %q %q", ce, body)
+	}
+
+	// Edited: the next request sees the new bytes.
+	write(t, filepath.Join(root, "a.html.gz"), "second gzip!")
+	if ce, body := serve(); ce != "gzip" || body != "second gzip!" {
+		t.Errorf("after an edit: %q %q", ce, body)
+	}
+	// Older than the page: stale, the page is encoded here instead.
+	if err := os.Chtimes(filepath.Join(root, "a.html.gz"), old.Add(-time.Hour), old.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(wait)
+	serve() // caches the stale sibling
+	if ce, body := serve(); ce != "gzip" || body == "second gzip!" {
+		t.Errorf("stale sibling served: %q %q", ce, body)
+	}
+	// Removed: encoded here too.
+	if err := os.Remove(filepath.Join(root, "a.html.gz")); err != nil {
+		t.Fatal(err)
+	}
+	if ce, body := serve(); ce != "gzip" || body == "second gzip!" {
+		t.Errorf("removed sibling served: %q %q", ce, body)
 	}
 }

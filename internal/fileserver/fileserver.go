@@ -175,6 +175,9 @@ func (s *FileServer) Serve(w http.ResponseWriter, r *http.Request, urlPath strin
 		if e := s.cache.get(m, rel); e != nil {
 			return s.serveEntry(w, r, e)
 		}
+		if !slash && s.cachedSibling(w, r, rel) {
+			return nil
+		}
 	}
 	f, err := s.open(rel)
 	if err != nil {

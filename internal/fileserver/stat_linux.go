@@ -31,6 +31,12 @@ type fileID struct {
 	mtime, ctime unix.Timespec
 }
 
+// regular reports whether the file is a regular file.
+func (id fileID) regular() bool { return id.mode&unix.S_IFMT == unix.S_IFREG }
+
+// modTime is the file's modification time.
+func (id fileID) modTime() time.Time { return time.Unix(id.mtime.Unix()) }
+
 // settled reports whether the file's last change is at least cacheSettle
 // before now (see cacheSettle).
 func (id fileID) settled(now time.Time) bool {

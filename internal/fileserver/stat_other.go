@@ -15,6 +15,10 @@ type fileID struct{}
 
 func (fileID) settled(time.Time) bool { return false }
 
+func (fileID) regular() bool { return false }
+
+func (fileID) modTime() time.Time { return time.Time{} }
+
 func (fileID) key(c coding.Coding) coding.Key { return coding.Key{Coding: c} }
 
 func idOf(os.FileInfo) (fileID, bool) { return fileID{}, false }

@@ -29,8 +29,9 @@ var schema = &hcl.BodySchema{
 
 // field is one header of a set or add map.
 type field struct {
-	name  string // canonical
-	value string
+	name   string // canonical
+	value  string
+	values []string // {value}, shared by every response: set assigns it
 }
 
 // Module is one header block: responses to requests under its URL prefix
@@ -113,7 +114,9 @@ func fields(content *hcl.BodyContent, name string, ectx *hcl.EvalContext) ([]fie
 				fmt.Sprintf("The value of %q holds a line break or NUL, which would split the response: write it on one line.", k)))
 			continue
 		}
-		out = append(out, field{name: http.CanonicalHeaderKey(k), value: v})
+		// values has capacity one, so an append to the response's
+		// field copies it rather than writing into the shared array.
+		out = append(out, field{name: http.CanonicalHeaderKey(k), value: v, values: []string{v}})
 	}
 	return out, diags
 }
@@ -175,7 +178,7 @@ func (m *Module) apply(h http.Header) {
 		delete(h, n)
 	}
 	for _, f := range m.set {
-		h[f.name] = []string{f.value}
+		h[f.name] = f.values
 	}
 	for _, f := range m.add {
 		h[f.name] = append(h[f.name], f.value)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,7 @@ var statuses = map[int]bool{301: true, 302: true, 303: true, 307: true, 308: tru
 type Module struct {
 	pattern  string
 	re       *regexp.Regexp
+	lead     string // a literal every matching path starts with, or ""
 	to       string // as configured
 	toPath   string // to before its first "?"
 	toQuery  string // to after its first "?"
@@ -63,6 +65,7 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 			})
 		}
 		m.re = re
+		m.lead = leadingLiteral(m.pattern, re)
 	}
 	content, d := b.Body.Content(schema)
 	diags = append(diags, d...)
@@ -113,6 +116,29 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	m.to = to
 	m.toPath, m.toQuery, m.hasQuery = strings.Cut(to, "?")
 	return diags
+}
+
+// leadingLiteral returns the literal that every match of the pattern
+// starts with when the pattern is anchored at the start of the path
+// ("^/old/(.*)$" gives "/old/"), so that a path without it skips the
+// regexp; "" when there is none or the pattern is not anchored.
+func leadingLiteral(pattern string, re *regexp.Regexp) string {
+	if re == nil {
+		return ""
+	}
+	lit, _ := re.LiteralPrefix()
+	if lit == "" {
+		return ""
+	}
+	sr, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	sr = sr.Simplify()
+	if sr.Op == syntax.OpConcat && len(sr.Sub) > 0 && sr.Sub[0].Op == syntax.OpBeginText {
+		return lit
+	}
+	return ""
 }
 
 // checkRefs says why a template refers to a group re lacks, or "". It
@@ -209,6 +235,9 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 // request goes to next.
 func (m *Module) Wrap(next registry.Handler) registry.Handler {
 	return registry.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if !strings.HasPrefix(r.URL.Path, m.lead) {
+			return next.ServeHTTP(w, r) // cannot match: skip the regexp
+		}
 		idx := m.re.FindStringSubmatchIndex(r.URL.Path)
 		if idx == nil {
 			return next.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -231,4 +232,33 @@ func FuzzRewrite(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLeadingLiteral checks the literal a path must start with for the
+// pattern to match, which lets most paths skip the regexp.
+func TestLeadingLiteral(t *testing.T) {
+	for _, tt := range []struct{ pattern, want string }{
+		{`^/old/(.*)$`, "/old/"},
+		{`^/blog/\d+$`, "/blog/"},
+		{`^/a`, "/a"},
+		{`/old/(.*)$`, ""},     // unanchored: a match may start anywhere
+		{`(?i)^/old/`, "/"},    // case folded: only the slash is literal
+		{`^/a|^/b`, ""},        // either
+		{`(?m)^/old/`, ""},     // a line start, not the path's
+		{`^(/x|/y)/z`, ""},     // no single literal
+		{`^.*\.php$`, ""},      // no literal at all
+		{`^/a/b(c)?$`, "/a/b"}, // the literal stops at the group
+	} {
+		re := regexp.MustCompile(tt.pattern)
+		got := leadingLiteral(tt.pattern, re)
+		if got != tt.want {
+			t.Errorf("leadingLiteral(%q) = %q, want %q", tt.pattern, got, tt.want)
+		}
+		// The claim itself: every path the pattern matches starts with it.
+		for _, p := range []string{"/old/x", "/OLD/x", "/blog/12", "/a", "/b", "/x/z", "/y/z", "/i.php", "/a/bc", "/q/old/x"} {
+			if re.MatchString(p) && !strings.HasPrefix(p, got) {
+				t.Errorf("%q matches %q, which does not start with %q", tt.pattern, p, got)
+			}
+		}
+	}
 }

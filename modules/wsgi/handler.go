@@ -48,7 +48,7 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 		timer = time.AfterFunc(m.RequestTimeout, func() {
 			timedOut.Store(true)
 			m.logStack(c, r)
-			c.w.kill()
+			p.killForTimeout(c.w)
 		})
 	}
 	err, ok := ex.run(mode, body)

@@ -61,12 +61,24 @@ type worker struct {
 	state      workerState
 	stale      bool // superseded (reload, max_requests, broken); not counted as active
 	failed     bool // reported an import error
+	timedOut   bool // killed because a request ran past request_timeout
 	busy       int  // connections in use by requests
 	served     int  // requests handed to this worker
 	ctrlClosed bool
 	killTimer  *time.Timer
 
 	stackMu sync.Mutex // serializes stack requests on ctrl
+}
+
+// killForTimeout kills the worker of a request that ran past
+// request_timeout: a replacement on purpose, counted as a timeout and a
+// restart rather than a crash, and not slowed by the crash backoff.
+func (p *pool) killForTimeout(w *worker) {
+	p.timeouts.Add(1)
+	p.mu.Lock()
+	w.timedOut = true
+	p.mu.Unlock()
+	w.kill()
 }
 
 // kill sends SIGKILL to the worker's process group.
@@ -132,7 +144,8 @@ type pool struct {
 	// a broken connection) or unasked, and the time requests waited.
 	restarts  atomic.Uint64
 	crashes   atomic.Uint64
-	queueWait atomic.Int64 // nanoseconds
+	timeouts  atomic.Uint64 // requests stopped by request_timeout
+	queueWait atomic.Int64  // nanoseconds
 
 	// Guarded by mu: what the first worker said about its interpreter.
 	version    string // like "3.11.2"
@@ -370,7 +383,7 @@ func (p *pool) importFailed(w *worker, traceback string) {
 
 func (p *pool) exited(w *worker, werr error) {
 	p.mu.Lock()
-	expected := w.state == retiring || p.closed
+	expected := w.state == retiring || p.closed || w.timedOut
 	w.state = dead
 	for _, c := range w.conns {
 		p.closeConnLocked(c)

@@ -22,9 +22,10 @@ func TestWSGIReport(t *testing.T) {
 			p.waiters = []*waiter{{}, {}}
 			p.restarts.Store(4)
 			p.crashes.Store(1)
+			p.timeouts.Store(5)
 			p.queueWait.Store(int64(250 * time.Millisecond))
 			return p
-		}, &registry.PoolReport{Busy: 3, Idle: 3, Queued: 2, Max: 6, Restarts: 4, Crashes: 1, QueueWait: 250 * time.Millisecond}},
+		}, &registry.PoolReport{Busy: 3, Idle: 3, Queued: 2, Max: 6, Restarts: 4, Crashes: 1, Timeouts: 5, QueueWait: 250 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

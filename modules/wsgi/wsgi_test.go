@@ -572,6 +572,11 @@ func TestRequestTimeout(t *testing.T) {
 	if resp, body := a.get("/app/sleep?s=0"); resp.StatusCode != 200 || string(body) != "slept" {
 		t.Errorf("after timeout: status %d, body %q", resp.StatusCode, body)
 	}
+	// The stopped worker is a timeout and a replacement on purpose, not
+	// a crash.
+	if w := a.m.Report().Workers; w == nil || w.Timeouts != 1 || w.Crashes != 0 || w.Restarts != 1 {
+		t.Errorf("report %+v, want 1 timeout, 1 restart, no crash", w)
+	}
 }
 
 func TestMaxRequests(t *testing.T) {

@@ -505,7 +505,13 @@ func sendsFile(src io.Reader) bool {
 	if lr, ok := src.(*io.LimitedReader); ok {
 		src = lr.R
 	}
-	_, ok := src.(*os.File)
+	// A type that embeds *os.File counts too: io.Copy from a file goes
+	// through the file's WriteTo, which hands the writer the file wrapped
+	// so (os.fileWithoutWriteTo), and sendfile(2) still takes it.
+	_, ok := src.(interface {
+		Fd() uintptr
+		Stat() (os.FileInfo, error)
+	})
 	return ok
 }
 
