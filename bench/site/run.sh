@@ -100,6 +100,23 @@ auth=$(printf 'bench:secret' | base64)
 
 declare -A PORT=([httpd-bare]=18201 [httpd-site]=18202 [nginx]=18203 [caddy]=18204 [httpd-metrics]=18205 [httpd-nocache]=18206)
 
+# httpd_conf dir port body: an httpd config serving $docs on port, with
+# body inside the vhost block, and the command that runs it.
+httpd_conf() {
+	cat >"$1/httpd.hcl" <<-EOF
+		server { listen = ["127.0.0.1:$2"] }
+		log {
+		  access = "off"
+		  level  = "warn"
+		}
+		vhost "localhost" {
+		  document_root = "$docs"
+		  $3
+		}
+	EOF
+	cmd=(env GOMAXPROCS=1 "$httpd" -f "$1/httpd.hcl")
+}
+
 start_server() { # name
 	local name=$1 port=${PORT[$1]} d=$work/$1
 	mkdir -p "$d"
@@ -107,83 +124,45 @@ start_server() { # name
 	local -a cmd
 	case $name in
 	httpd-bare)
-		cat >"$d/httpd.hcl" <<-EOF
-			server { listen = ["127.0.0.1:$port"] }
-			log {
-			  access = "off"
-			  level  = "warn"
-			}
-			vhost "localhost" { document_root = "$docs" }
-		EOF
-		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+		httpd_conf "$d" "$port" ""
 		;;
 	httpd-nocache)
 		# compress without its cache of encoded files: every answer is
 		# compressed as it goes out, as nginx does.
-		cat >"$d/httpd.hcl" <<-EOF
-			server { listen = ["127.0.0.1:$port"] }
-			log {
-			  access = "off"
-			  level  = "warn"
-			}
-			vhost "localhost" {
-			  document_root = "$docs"
+		httpd_conf "$d" "$port" "
 			  compress {
 			    level      = { gzip = $GZIP_LEVEL }
 			    cache_size = 0
-			  }
-			}
-		EOF
-		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+			  }"
 		;;
 	httpd-metrics)
 		# The bare config with Prometheus metrics: every request is
 		# counted and timed, as in production.
-		cat >"$d/httpd.hcl" <<-EOF
-			server { listen = ["127.0.0.1:$port"] }
-			log {
-			  access = "off"
-			  level  = "warn"
-			}
-			vhost "localhost" {
-			  document_root = "$docs"
-			  metrics "/metrics" { allow = ["127.0.0.1/32"] }
-			}
-		EOF
-		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+		httpd_conf "$d" "$port" '
+			  metrics "/metrics" { allow = ["127.0.0.1/32"] }'
 		;;
 	httpd-site)
 		# A typical site: every site directive configured, the pages
 		# served as before.
-		cat >"$d/httpd.hcl" <<-EOF
-			server { listen = ["127.0.0.1:$port"] }
-			log {
-			  access = "off"
-			  level  = "warn"
-			}
-			vhost "localhost" {
-			  document_root = "$docs"
+		httpd_conf "$d" "$port" "
 			  compress {
-			    encodings = ["zstd", "br", "gzip"]
+			    encodings = [\"zstd\", \"br\", \"gzip\"]
 			    level     = { gzip = $GZIP_LEVEL }
 			  }
-			  header "/" {
-			    set    = { "Strict-Transport-Security" = "max-age=31536000", "X-Content-Type-Options" = "nosniff" }
-			    remove = ["X-Powered-By"]
+			  header \"/\" {
+			    set    = { \"Strict-Transport-Security\" = \"max-age=31536000\", \"X-Content-Type-Options\" = \"nosniff\" }
+			    remove = [\"X-Powered-By\"]
 			  }
-			  access "/" { allow = ["127.0.0.0/8", "::1"] }
-			  rewrite "^/old/(.*)\$" {
-			    to     = "/\$1"
+			  access \"/\" { allow = [\"127.0.0.0/8\", \"::1\"] }
+			  rewrite \"^/old/(.*)\$\" {
+			    to     = \"/\$1\"
 			    status = 301
 			  }
-			  basic_auth "/auth/" {
-			    realm    = "bench"
-			    htpasswd = "$work/htpasswd"
+			  basic_auth \"/auth/\" {
+			    realm    = \"bench\"
+			    htpasswd = \"$work/htpasswd\"
 			  }
-			  error_pages = { "404" = "/errors/404.html" }
-			}
-		EOF
-		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+			  error_pages = { \"404\" = \"/errors/404.html\" }"
 		;;
 	nginx)
 		cat >"$d/nginx.conf" <<-EOF

@@ -193,10 +193,24 @@ func (s *FileServer) serveEntry(w http.ResponseWriter, r *http.Request, e *cache
 	if s.cacheControl != nil {
 		h["Cache-Control"] = s.cacheControl
 	}
-	if !plainRequest(r) || h["Content-Encoding"] != nil {
+	if h["Content-Encoding"] != nil {
 		http.ServeContent(w, r, e.name, e.modTime, bytes.NewReader(e.body))
 		return nil
 	}
+	e.write(w, r)
+	return nil
+}
+
+// write answers r with e's body, its headers already in w's but for
+// Last-Modified, Accept-Ranges and Content-Length: a plain GET or HEAD
+// directly, anything else (conditions, ranges) through
+// http.ServeContent.
+func (e *cached) write(w http.ResponseWriter, r *http.Request) {
+	if !plainRequest(r) {
+		http.ServeContent(w, r, e.name, e.modTime, bytes.NewReader(e.body))
+		return
+	}
+	h := w.Header()
 	if e.lastMod != nil {
 		h["Last-Modified"] = e.lastMod
 	}
@@ -206,7 +220,6 @@ func (s *FileServer) serveEntry(w http.ResponseWriter, r *http.Request, e *cache
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(e.body)
 	}
-	return nil
 }
 
 // plainRequest reports whether r has none of the headers that make

@@ -229,19 +229,7 @@ func (s *FileServer) serveSiblingEntry(w http.ResponseWriter, r *http.Request, e
 	if s.cacheControl != nil {
 		h["Cache-Control"] = s.cacheControl
 	}
-	if !plainRequest(r) {
-		http.ServeContent(w, r, e.name, e.modTime, bytes.NewReader(e.body))
-		return
-	}
-	if e.lastMod != nil {
-		h["Last-Modified"] = e.lastMod
-	}
-	h["Accept-Ranges"] = acceptRanges
-	h["Content-Length"] = e.length
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(e.body)
-	}
+	e.write(w, r)
 }
 
 // openSibling opens a precompressed sibling: below the root, or next to
