@@ -21,4 +21,8 @@
 // seconds, it lets an end-to-end test watch a renewal, and its pick-up by
 // the other servers of a fleet. It is not a setting: production servers
 // never set it.
+//
+// Status and PublishStatus carry what the status page shows about the
+// storage in use and the session-ticket keys, so that the page needs no
+// import of the storage's package.
 package certs

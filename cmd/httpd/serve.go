@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/certs"
 	"httpd/certs/redisstore"
 	"httpd/conf"
 	"httpd/vhost"
@@ -119,10 +120,17 @@ func hclQuote(s string) string {
 // error, so the server does not start; Redis not answering is logged and
 // the server starts with what it has (see README, "### storage"). The
 // returned func closes the connection; call it after the server stopped.
+//
+// It also publishes the storage and the session-ticket key source for
+// the status page (certs.PublishStatus): without a storage block, the
+// files in data_dir and keys held in memory.
 func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), error) {
 	sc := cfg.Storage
 	if sc == nil {
-		return func() {}, nil
+		local := new(certs.LocalTicketKeys)
+		srv.TicketKeys = local
+		certs.PublishStatus(certs.FileStorage(cfg.Server.DataDir), local)
+		return func() { certs.PublishStatus(nil, nil) }, nil
 	}
 	st, err := redisstore.New(redisstore.Options{
 		Address: sc.Address, Username: sc.Username, Password: sc.Password,
@@ -150,9 +158,14 @@ func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), 
 	} else {
 		log.Info("storage: certificates, locks and session-ticket keys are shared through Redis", "storage", st.String())
 	}
+	tickets := &redisstore.TicketKeys{S: st}
 	srv.CertStorage = st
-	srv.TicketKeys = &redisstore.TicketKeys{S: st}
-	return func() { st.Close() }, nil
+	srv.TicketKeys = tickets
+	certs.PublishStatus(st, tickets)
+	return func() {
+		certs.PublishStatus(nil, nil)
+		st.Close()
+	}, nil
 }
 
 // storageChanged warns when a reload changes the storage block, which
