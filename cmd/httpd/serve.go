@@ -169,19 +169,26 @@ func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), 
 }
 
 // storageChanged warns when a reload changes the storage block, which
-// takes effect at the next start only.
+// takes effect at the next start only, and puts the running block back
+// in cfg: cfg then says what the server uses, so a later reload compares
+// with that. A running server never switches storage: the new one would
+// hold none of the fleet's certificates, locks or ticket keys, so the
+// server would order every name again and stop resuming the others'
+// sessions, while the rest of the fleet stayed on the old one (see
+// README, "### storage").
 func storageChanged(old, cfg *conf.Config, log *slog.Logger) {
-	a, b := old.Storage, cfg.Storage
-	if a != nil && b != nil {
-		x, y := *a, *b
-		x.DefRange, y.DefRange = hcl.Range{}, hcl.Range{}
-		if x == y {
-			return
-		}
-	} else if a == nil && b == nil {
+	changed := old.Storage.Changes(cfg.Storage)
+	if len(changed) == 0 {
 		return
 	}
-	log.Warn("the storage block changed: it takes effect when the server is restarted; the running server keeps its storage")
+	running := "files in data_dir " + old.Server.DataDir
+	if sc := old.Storage; sc != nil {
+		running = fmt.Sprintf("%s %s prefix %s", sc.Kind, sc.Address, sc.Prefix)
+	}
+	log.Warn("the storage block changed: it is not applied until a restart; certificates, locks and session-ticket keys stay in the running storage",
+		"changed", strings.Join(changed, ", "), "running", running,
+		"hint", "restart every server of the fleet with the new block, after copying what the old storage holds if it must be kept")
+	cfg.Storage = old.Storage
 }
 
 // at renders where a block starts as file:line:col.
