@@ -69,10 +69,11 @@ type ACME struct {
 	// hot holds, by server name, the certificate certmagic last chose
 	// for it (a *hotCert), so that most handshakes skip certmagic's
 	// lookup, which logs, sorts and allocates on every call. An entry
-	// serves for hotTTL; the whole map is dropped when a certificate
-	// enters certmagic's cache (issued or renewed) and on Unmanage, so a
-	// renewal is served at once (within hotTTL if a handshake raced it)
-	// and a new OCSP staple within hotTTL.
+	// serves for hotTTL, and not once its certificate is due for renewal
+	// (see hotUntil); the whole map is dropped when a certificate enters
+	// certmagic's cache (issued or renewed) and on Unmanage, so a renewal
+	// is served at once (within hotTTL if a handshake raced it) and a new
+	// OCSP staple within hotTTL.
 	hot sync.Map
 }
 
@@ -83,6 +84,23 @@ const hotTTL = time.Minute
 type hotCert struct {
 	cert    *tls.Certificate
 	expires time.Time
+}
+
+// hotUntil is until when cert may be handed out from the hot map: hotTTL
+// from now, but no later than the start of its renewal window. A renewal
+// made by another server of a fleet enters certmagic's cache without an
+// event, so a certificate due for renewal is asked of certmagic at every
+// handshake, and the renewed one is served as soon as it is loaded.
+func hotUntil(cert *tls.Certificate, now time.Time) time.Time {
+	until := now.Add(hotTTL)
+	if leaf := cert.Leaf; leaf != nil {
+		life := leaf.NotAfter.Sub(leaf.NotBefore)
+		window := leaf.NotAfter.Add(-time.Duration(float64(life) * certmagic.DefaultRenewalWindowRatio))
+		if window.Before(until) {
+			until = window
+		}
+	}
+	return until
 }
 
 // NewACME returns a manager for cfg that logs to log. It manages no name
@@ -115,14 +133,19 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 	a := &ACME{wait: HandshakeWait, names: map[string]int{}, changed: make(chan struct{}), log: log, shared: cfg.Shared != nil}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	zl := zapLogger(log)
+	renewCheck := testRenewCheck()
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
-		Logger:           zl,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
+		Logger:             zl,
+		RenewCheckInterval: renewCheck,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
 		Storage: storage,
 		Logger:  zl,
 		OnEvent: a.onEvent,
+		// A test CA's renewal window (ARI) spans the whole life of a
+		// short certificate, so renewal would come at a random time.
+		DisableARI: renewCheck > 0,
 	})
 	a.issuer = certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
 		CA:             cfg.CA,
@@ -136,6 +159,23 @@ func NewACME(cfg ACMEConfig, log *slog.Logger) (*ACME, error) {
 	})
 	a.magic.Issuers = []certmagic.Issuer{a.issuer}
 	return a, nil
+}
+
+// TestRenewCheckEnv names an environment variable for tests only (see
+// the package doc): a duration that replaces certmagic's renewal check
+// interval (10 minutes) and turns ACME Renewal Information off, so that
+// a short-lived certificate from a test CA is renewed at a known point
+// of its life (when a third of it is left).
+const TestRenewCheckEnv = "HTTPD_TEST_ACME_RENEW_CHECK"
+
+// testRenewCheck is the duration in TestRenewCheckEnv; 0 when it is
+// unset or not a positive duration.
+func testRenewCheck() time.Duration {
+	d, err := time.ParseDuration(os.Getenv(TestRenewCheckEnv))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
 }
 
 // onEvent wakes handshakes waiting for a certificate.
@@ -304,7 +344,7 @@ func (a *ACME) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 	cert, err := a.magic.GetCertificate(hello)
 	if err == nil {
 		if name != "" {
-			a.hot.Store(name, &hotCert{cert: cert, expires: time.Now().Add(hotTTL)})
+			a.hot.Store(name, &hotCert{cert: cert, expires: hotUntil(cert, time.Now())})
 		}
 		return cert, nil
 	}

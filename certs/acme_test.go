@@ -281,3 +281,31 @@ func TestNewACMEErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestHotUntil: a certificate is handed out from the hot map for hotTTL,
+// but not once it is due for renewal (a third of its life left).
+func TestHotUntil(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	leaf := func(from, to time.Time) *tls.Certificate {
+		return &tls.Certificate{Leaf: &x509.Certificate{NotBefore: from, NotAfter: to}}
+	}
+	tests := []struct {
+		name string
+		cert *tls.Certificate
+		want time.Time
+	}{
+		{"no leaf", &tls.Certificate{}, now.Add(hotTTL)},
+		{"90 days, fresh", leaf(now, now.Add(90*24*time.Hour)), now.Add(hotTTL)},
+		{"30 s, fresh", leaf(now, now.Add(30*time.Second)), now.Add(20 * time.Second)},
+		{"90 s, window in 30 s", leaf(now.Add(-30*time.Second), now.Add(60*time.Second)), now.Add(30 * time.Second)},
+		{"due", leaf(now.Add(-80*24*time.Hour), now.Add(10*24*time.Hour)), now.Add(-20 * 24 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Within a millisecond: the window is a float ratio of the life.
+			if got := hotUntil(tt.cert, now); got.Sub(tt.want).Abs() > time.Millisecond {
+				t.Errorf("hotUntil = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -10,4 +10,19 @@
 // Both are safe for concurrent use, and both are meant to outlive a single
 // config generation: a reload that keeps the same settings keeps the same
 // ACME (its cache and any issuance under way) and the same LocalCA.
+//
+// # For tests only
+//
+// The environment variable HTTPD_TEST_ACME_RENEW_CHECK (TestRenewCheckEnv),
+// a Go duration such as "1s", makes certmagic check for certificates due
+// for renewal that often instead of every 10 minutes, and turns ACME
+// Renewal Information off so that a certificate is renewed when a third
+// of its life is left. With a test CA issuing certificates that live
+// seconds, it lets an end-to-end test watch a renewal, and its pick-up by
+// the other servers of a fleet. It is not a setting: production servers
+// never set it.
+//
+// Status and PublishStatus carry what the status page shows about the
+// storage in use and the session-ticket keys, so that the page needs no
+// import of the storage's package.
 package certs

@@ -97,6 +97,37 @@ func (d *decoder) decodeStorage(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
+// Changes names the settings that differ between s and o, in the
+// block's order: "address", "username", "password", "db", "prefix",
+// "tls"; or "storage block" when only one of them is set (nil is no
+// block). Nothing when they are the same, wherever they are written.
+func (s *Storage) Changes(o *Storage) []string {
+	switch {
+	case s == nil && o == nil:
+		return nil
+	case s == nil || o == nil:
+		return []string{"storage block"}
+	}
+	var out []string
+	for _, c := range []struct {
+		name string
+		diff bool
+	}{
+		{"kind", s.Kind != o.Kind},
+		{"address", s.Address != o.Address},
+		{"username", s.Username != o.Username},
+		{"password", s.Password != o.Password},
+		{"db", s.DB != o.DB},
+		{"prefix", s.Prefix != o.Prefix},
+		{"tls", s.TLS != o.TLS},
+	} {
+		if c.diff {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
 // localAddress reports whether a Redis address is on this machine: a Unix
 // socket or a loopback address.
 func localAddress(addr string) bool {

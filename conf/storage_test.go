@@ -83,3 +83,36 @@ func TestConfStorageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConfStorageChanges: which settings a reload changed, wherever the
+// blocks are written.
+func TestConfStorageChanges(t *testing.T) {
+	base := conf.Storage{Kind: "redis", Address: "10.0.0.5:6379", Password: "pw", Prefix: "httpd",
+		DefRange: hcl.Range{Filename: "a.hcl", Start: hcl.Pos{Line: 3}}}
+	with := func(f func(*conf.Storage)) *conf.Storage {
+		s := base
+		f(&s)
+		return &s
+	}
+	tests := []struct {
+		name     string
+		old, new *conf.Storage
+		want     string
+	}{
+		{"none", nil, nil, ""},
+		{"same", &base, with(func(*conf.Storage) {}), ""},
+		{"moved in the file", &base, with(func(s *conf.Storage) { s.DefRange = hcl.Range{Filename: "b.hcl"} }), ""},
+		{"added", nil, &base, "storage block"},
+		{"removed", &base, nil, "storage block"},
+		{"address", &base, with(func(s *conf.Storage) { s.Address = "10.0.0.6:6379" }), "address"},
+		{"password and db", &base, with(func(s *conf.Storage) { s.Password, s.DB = "new", 2 }), "password db"},
+		{"prefix, tls, username", &base, with(func(s *conf.Storage) { s.Prefix, s.TLS, s.Username = "prod", true, "web" }), "username prefix tls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Join(tt.old.Changes(tt.new), " "); got != tt.want {
+				t.Errorf("Changes = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

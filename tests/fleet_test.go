@@ -20,7 +20,7 @@ import (
 )
 
 // fleetConfig is the config of one server of a fleet sharing redis: one
-// vhost "localhost" with tls = "internal".
+// vhost "localhost" with tls = "internal" and the status page.
 func fleetConfig(redis *redistest.Server) string {
 	return fmt.Sprintf(`
 server { data_dir = "var" }
@@ -34,6 +34,7 @@ vhost "localhost" {
   listen        = ["127.0.0.1:0"]
   document_root = "htdocs"
   tls           = "internal"
+  status "/server-status" { allow = ["127.0.0.1/32"] }
 }
 `, redis.Address)
 }

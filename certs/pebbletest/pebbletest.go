@@ -57,6 +57,14 @@ func (p *Pebble) Block(t testing.TB, domain string) {
 // authorization reuse; so it cannot be used by parallel tests.
 func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 	t.Helper()
+	return StartValidity(t, httpPort, tlsPort, 0)
+}
+
+// StartValidity is Start with the certificates Pebble issues valid for
+// validity (whole seconds; 0 for Pebble's default of 90 days), so that a
+// test can see them renewed.
+func StartValidity(t testing.TB, httpPort, tlsPort int, validity time.Duration) *Pebble {
+	t.Helper()
 	// t.Setenv is only for *testing.T and *testing.B; set and restore by hand.
 	for k, v := range map[string]string{
 		"PEBBLE_VA_NOSLEEP":      "1",
@@ -77,7 +85,7 @@ func Start(t testing.TB, httpPort, tlsPort int) *Pebble {
 	p := &Pebble{Log: &testutil.SyncBuffer{}, store: store}
 	logger := log.New(p.Log, "pebble ", log.Lmicroseconds)
 	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		"default": {Description: "default profile", ValidityPeriod: 0},
+		"default": {Description: "default profile", ValidityPeriod: uint64(validity / time.Second)},
 	})
 	validator := va.New(logger, httpPort, tlsPort, false, "", store)
 	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)

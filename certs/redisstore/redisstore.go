@@ -14,10 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/redis/go-redis/v9"
+
+	"httpd/certs"
 )
 
 // Defaults of Options.
@@ -30,6 +33,9 @@ const (
 	// opTimeout bounds one Redis command: a Redis that does not answer
 	// must not hold a handshake or a renewal for long.
 	opTimeout = 3 * time.Second
+	// probeStale is how old the last word from Redis may be before
+	// StorageStatus probes it (in the background) for the next reader.
+	probeStale = 2 * time.Second
 )
 
 // Options say which Redis to use and how.
@@ -71,6 +77,8 @@ type Storage struct {
 	held map[string]*heldLock // locks this process holds, by name
 
 	health health
+	// probing is set while a probe StorageStatus started runs.
+	probing atomic.Bool
 }
 
 // heldLock is a lock this process holds and the refresher keeping it.
@@ -217,6 +225,23 @@ func (s *Storage) Healthy() (ok bool, since time.Time, err error) {
 	return s.health.state()
 }
 
+// StorageStatus implements certs.StorageReporter: the address (never
+// the password), the prefix and whether Redis answers. When Redis was
+// last heard from more than probeStale ago, it also pings Redis in the
+// background, so the next call reports its health now without this one
+// waiting for it.
+func (s *Storage) StorageStatus() certs.StorageStatus {
+	st := s.health.status()
+	st.Kind, st.Address, st.Prefix = "redis", s.addr, s.prefix
+	if time.Since(st.Checked) >= probeStale && s.probing.CompareAndSwap(false, true) {
+		go func() {
+			defer s.probing.Store(false)
+			_ = s.Ping(context.Background())
+		}()
+	}
+	return st
+}
+
 // String describes the storage for people: "redis 10.0.0.5:6379 prefix httpd".
 func (s *Storage) String() string {
 	return "redis " + s.addr + " prefix " + s.prefix
@@ -334,6 +359,7 @@ func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 	if err != nil {
 		return fmt.Errorf("redis %s: store %s: %w", s.addr, key, err)
 	}
+	s.health.wrote()
 	return nil
 }
 
@@ -594,12 +620,23 @@ type health struct {
 	err    error
 	logged time.Time
 	fails  int
+	// checked is when a command last answered or failed; lastErr and
+	// lastErrAt the last failure, kept after Redis answers again;
+	// lastWrite the last value written.
+	checked   time.Time
+	lastErr   error
+	lastErrAt time.Time
+	lastWrite time.Time
 }
 
 func (h *health) note(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
+	h.checked = now
+	if err != nil {
+		h.lastErr, h.lastErrAt = err, now
+	}
 	if err == nil {
 		if h.down || h.since.IsZero() {
 			if h.down {
@@ -624,6 +661,27 @@ func (h *health) note(err error) {
 	}
 }
 
+// wrote records a value written.
+func (h *health) wrote() {
+	h.mu.Lock()
+	h.lastWrite = time.Now()
+	h.mu.Unlock()
+}
+
+// status is the health part of a certs.StorageStatus.
+func (h *health) status() certs.StorageStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := certs.StorageStatus{
+		Healthy: !h.down && !h.since.IsZero(), Since: h.since, Checked: h.checked,
+		LastErrorAt: h.lastErrAt, LastWrite: h.lastWrite,
+	}
+	if h.lastErr != nil {
+		st.LastError = h.lastErr.Error()
+	}
+	return st
+}
+
 func (h *health) state() (bool, time.Time, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -644,6 +702,7 @@ type quietLogger struct{}
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
 var (
+	_ certs.StorageReporter      = (*Storage)(nil)
 	_ certmagic.Storage          = (*Storage)(nil)
 	_ certmagic.TryLocker        = (*Storage)(nil)
 	_ certmagic.LockLeaseRenewer = (*Storage)(nil)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +38,10 @@ type TicketKeys struct {
 	S *Storage
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	mu      sync.Mutex // guards current and lastErr
+	current time.Time  // when the key encrypting now started to
+	lastErr error      // of the last TicketKeys; nil when it succeeded
 }
 
 // storedTicketKey is one key in P:tickets.
@@ -57,21 +62,51 @@ func (t *TicketKeys) key() string { return t.S.prefix + ":tickets" }
 // TicketKeys implements certs.TicketKeySource. It returns the current
 // key first, then the next one, then older ones, at most keep+1.
 func (t *TicketKeys) TicketKeys(ctx context.Context, rotation time.Duration, keep int) ([][32]byte, time.Duration, error) {
+	keys, refresh, current, err := t.ticketKeys(ctx, rotation, keep)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lastErr = err
+	if err == nil {
+		t.current = current
+	}
+	return keys, refresh, err
+}
+
+// TicketStatus implements certs.TicketReporter: the keys come from the
+// shared storage; the last rotation is when the key encrypting now
+// started to.
+func (t *TicketKeys) TicketStatus() certs.TicketStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ts := certs.TicketStatus{Source: certs.TicketSourceShared, LastRotation: t.current}
+	if t.lastErr != nil {
+		ts.LastError = t.lastErr.Error()
+	}
+	return ts
+}
+
+// ticketKeys is TicketKeys, also returning when the current key started
+// to encrypt.
+func (t *TicketKeys) ticketKeys(ctx context.Context, rotation time.Duration, keep int) ([][32]byte, time.Duration, time.Time, error) {
 	if rotation <= 0 || keep < 1 {
-		return nil, 0, fmt.Errorf("session tickets: rotation %s and keep %d must be positive", rotation, keep)
+		return nil, 0, time.Time{}, fmt.Errorf("session tickets: rotation %s and keep %d must be positive", rotation, keep)
 	}
 	set, err := t.read(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, time.Time{}, err
 	}
 	now := t.now()
 	if due(set, now) {
 		if set, err = t.rotate(ctx, rotation, keep); err != nil {
-			return nil, 0, err
+			return nil, 0, time.Time{}, err
 		}
 		now = t.now()
 	}
-	return use(set, now, keep, rotation)
+	keys, refresh, err := use(set, now, keep, rotation)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	return keys, refresh, set[1].From, nil
 }
 
 func (t *TicketKeys) read(ctx context.Context) ([]storedTicketKey, error) {
@@ -177,6 +212,7 @@ func (t *TicketKeys) rotate(ctx context.Context, rotation time.Duration, keep in
 	if err != nil {
 		return nil, fmt.Errorf("session tickets: redis %s: write the shared keys: %w", t.S.addr, err)
 	}
+	t.S.health.wrote()
 	return out, nil
 }
 
@@ -211,4 +247,7 @@ func use(set []storedTicketKey, now time.Time, keep int, rotation time.Duration)
 	return keys, min(next.From.Sub(now), ticketPoll), nil
 }
 
-var _ certs.TicketKeySource = (*TicketKeys)(nil)
+var (
+	_ certs.TicketKeySource = (*TicketKeys)(nil)
+	_ certs.TicketReporter  = (*TicketKeys)(nil)
+)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/certs"
 	"httpd/certs/redisstore"
 	"httpd/conf"
 	"httpd/vhost"
@@ -119,10 +120,17 @@ func hclQuote(s string) string {
 // error, so the server does not start; Redis not answering is logged and
 // the server starts with what it has (see README, "### storage"). The
 // returned func closes the connection; call it after the server stopped.
+//
+// It also publishes the storage and the session-ticket key source for
+// the status page (certs.PublishStatus): without a storage block, the
+// files in data_dir and keys held in memory.
 func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), error) {
 	sc := cfg.Storage
 	if sc == nil {
-		return func() {}, nil
+		local := new(certs.LocalTicketKeys)
+		srv.TicketKeys = local
+		certs.PublishStatus(certs.FileStorage(cfg.Server.DataDir), local)
+		return func() { certs.PublishStatus(nil, nil) }, nil
 	}
 	st, err := redisstore.New(redisstore.Options{
 		Address: sc.Address, Username: sc.Username, Password: sc.Password,
@@ -150,25 +158,37 @@ func useStorage(srv *vhost.Server, cfg *conf.Config, log *slog.Logger) (func(), 
 	} else {
 		log.Info("storage: certificates, locks and session-ticket keys are shared through Redis", "storage", st.String())
 	}
+	tickets := &redisstore.TicketKeys{S: st}
 	srv.CertStorage = st
-	srv.TicketKeys = &redisstore.TicketKeys{S: st}
-	return func() { st.Close() }, nil
+	srv.TicketKeys = tickets
+	certs.PublishStatus(st, tickets)
+	return func() {
+		certs.PublishStatus(nil, nil)
+		st.Close()
+	}, nil
 }
 
 // storageChanged warns when a reload changes the storage block, which
-// takes effect at the next start only.
+// takes effect at the next start only, and puts the running block back
+// in cfg: cfg then says what the server uses, so a later reload compares
+// with that. A running server never switches storage: the new one would
+// hold none of the fleet's certificates, locks or ticket keys, so the
+// server would order every name again and stop resuming the others'
+// sessions, while the rest of the fleet stayed on the old one (see
+// README, "### storage").
 func storageChanged(old, cfg *conf.Config, log *slog.Logger) {
-	a, b := old.Storage, cfg.Storage
-	if a != nil && b != nil {
-		x, y := *a, *b
-		x.DefRange, y.DefRange = hcl.Range{}, hcl.Range{}
-		if x == y {
-			return
-		}
-	} else if a == nil && b == nil {
+	changed := old.Storage.Changes(cfg.Storage)
+	if len(changed) == 0 {
 		return
 	}
-	log.Warn("the storage block changed: it takes effect when the server is restarted; the running server keeps its storage")
+	running := "files in data_dir " + old.Server.DataDir
+	if sc := old.Storage; sc != nil {
+		running = fmt.Sprintf("%s %s prefix %s", sc.Kind, sc.Address, sc.Prefix)
+	}
+	log.Warn("the storage block changed: it is not applied until a restart; certificates, locks and session-ticket keys stay in the running storage",
+		"changed", strings.Join(changed, ", "), "running", running,
+		"hint", "restart every server of the fleet with the new block, after copying what the old storage holds if it must be kept")
+	cfg.Storage = old.Storage
 }
 
 // at renders where a block starts as file:line:col.

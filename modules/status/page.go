@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"httpd/certs"
 	"httpd/internal/stats"
 	"httpd/registry"
 )
@@ -15,6 +16,7 @@ import (
 // page is what the template renders.
 type page struct {
 	*stats.Report
+	Fleet   certs.FleetStatus
 	Refresh int // seconds; 0 for none
 	Spark   spark
 }
@@ -153,11 +155,11 @@ func humanBytes(n uint64) string {
 var tmpl = template.Must(template.New("status").Funcs(funcs).Parse(pageHTML))
 
 // render writes the HTML page of rep.
-func render(w io.Writer, rep *stats.Report, refresh int) error {
+func render(w io.Writer, rep *stats.Report, fleet certs.FleetStatus, refresh int) error {
 	if refresh < 0 || refresh > 3600 {
 		refresh = 0
 	}
-	return tmpl.Execute(w, page{Report: rep, Refresh: refresh, Spark: newSpark(rep.Seconds)})
+	return tmpl.Execute(w, page{Report: rep, Fleet: fleet, Refresh: refresh, Spark: newSpark(rep.Seconds)})
 }
 
 const pageHTML = `<!DOCTYPE html>
@@ -229,6 +231,18 @@ a{color:var(--acc)}
 </svg>
 {{if not .Spark.Seconds}}<div class="small mute">sampled once a second; the first sample comes a second after start</div>{{end}}
 </section>
+
+{{if or .Fleet.Storage .Fleet.Tickets}}<h2>Storage</h2>
+<section class="card" id="storage">
+{{with .Fleet.Storage}}<div><span class="dot {{if .Healthy}}good{{else}}bad{{end}}"></span><span class="tag">{{.Kind}}</span><b class="mono">{{.Address}}</b>{{if .Prefix}} <span class="small mute">prefix</span> <span class="mono">{{.Prefix}}</span>{{end}}</div>
+<dl>
+<div><dt>Health</dt><dd class="{{if .Healthy}}good{{else}}bad{{end}}">{{if .Healthy}}reachable{{else}}unreachable{{end}}</dd></div>
+<div><dt>Since</dt><dd>{{when .Since}}</dd></div>
+<div><dt>Last write</dt><dd>{{when .LastWrite}}</dd></div>
+</dl>
+{{if .LastError}}<div class="small" style="margin-top:6px"><span class="{{if .Healthy}}mute{{else}}bad{{end}}">last error {{when .LastErrorAt}}: <span class="mono">{{.LastError}}</span></span></div>{{end}}{{end}}
+{{with .Fleet.Tickets}}<div class="small" style="margin-top:8px" id="tickets">Session-ticket keys from <b>{{.Source}}</b>, last rotation {{when .LastRotation}}{{if .LastError}} · <span class="bad">{{.LastError}}</span>{{end}}</div>{{end}}
+</section>{{end}}
 
 <h2>Virtual hosts</h2>
 <section class="vhosts">

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"httpd/certs"
 	"httpd/internal/stats"
 	"httpd/registry"
 )
@@ -36,6 +37,16 @@ type Module struct {
 	allow  stats.Allow
 	stats  *stats.Server
 	now    func() time.Time
+	// fleet reports the storage and the session-ticket keys:
+	// certs.Status, or a fake in tests.
+	fleet func() certs.FleetStatus
+}
+
+// jsonReport is the JSON page: the server's report with the storage and
+// session-ticket keys beside its fields.
+type jsonReport struct {
+	*stats.Report
+	certs.FleetStatus
 }
 
 // Decode reads the block: allow, a list of networks, is required.
@@ -61,6 +72,7 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 	m.stats = stats.From(env.Shared)
 	m.now = time.Now
+	m.fleet = certs.Status
 	return nil
 }
 
@@ -85,6 +97,10 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 		return registry.Errorf(http.StatusMethodNotAllowed, "status %s: method %s", m.prefix, r.Method)
 	}
 	rep := m.stats.Report(m.now())
+	var fleet certs.FleetStatus
+	if m.fleet != nil {
+		fleet = m.fleet()
+	}
 	q := r.URL.Query()
 	var buf bytes.Buffer
 	h := w.Header()
@@ -94,13 +110,13 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 	case "json":
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := enc.Encode(jsonReport{Report: rep, FleetStatus: fleet}); err != nil {
 			return fmt.Errorf("status %s: encode JSON: %w", m.prefix, err)
 		}
 		h.Set("Content-Type", "application/json")
 	case "", "html":
 		refresh, _ := strconv.Atoi(q.Get("refresh"))
-		if err := render(&buf, rep, refresh); err != nil {
+		if err := render(&buf, rep, fleet, refresh); err != nil {
 			return fmt.Errorf("status %s: render: %w", m.prefix, err)
 		}
 		h.Set("Content-Type", "text/html; charset=utf-8")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"httpd/certs"
 	"httpd/internal/stats"
 	"httpd/internal/testutil"
 	"httpd/registry"
@@ -218,5 +219,113 @@ func TestStatusHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestStatusStorage: the storage section of the page and of the JSON,
+// for each state the storage and the ticket keys can be in.
+func TestStatusStorage(t *testing.T) {
+	at := time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		fleet    certs.FleetStatus
+		html     []string // the HTML page holds these
+		notHTML  []string // and not these
+		json     []string // the JSON holds these
+		notJSON  []string
+		healthy  bool // the JSON's storage.healthy
+		hasStore bool // the JSON has a storage object
+	}{
+		{name: "none", notHTML: []string{`id="storage"`}, notJSON: []string{`"storage"`, `"session_tickets"`}},
+		{
+			name: "redis healthy",
+			fleet: certs.FleetStatus{
+				Storage: &certs.StorageStatus{Kind: "redis", Address: "10.0.0.5:6379", Prefix: "prod", Healthy: true, Since: at, LastWrite: at.Add(time.Minute),
+					LastError: "dial tcp: refused", LastErrorAt: at.Add(-time.Hour)},
+				Tickets: &certs.TicketStatus{Source: certs.TicketSourceShared, LastRotation: at.Add(-2 * time.Hour)},
+			},
+			html: []string{`id="storage"`, "10.0.0.5:6379", ">prod<", "reachable", "2026-01-02 04:01:00 UTC",
+				"last error 2026-01-02 03:00:00 UTC", "shared storage", "last rotation 2026-01-02 02:00:00 UTC"},
+			notHTML:  []string{"unreachable"},
+			json:     []string{`"kind": "redis"`, `"address": "10.0.0.5:6379"`, `"prefix": "prod"`, `"last_write": "2026-01-02T04:01:00Z"`, `"source": "shared storage"`},
+			healthy:  true,
+			hasStore: true,
+		},
+		{
+			name: "redis down",
+			fleet: certs.FleetStatus{
+				Storage: &certs.StorageStatus{Kind: "redis", Address: "/run/redis.sock", Prefix: "httpd", Since: at,
+					LastError: "connection refused <x>", LastErrorAt: at},
+				Tickets: &certs.TicketStatus{Source: certs.TicketSourceShared, LastError: "no answer"},
+			},
+			html:     []string{"unreachable", `class="dot bad"`, "connection refused &lt;x&gt;", "no answer"},
+			json:     []string{`"healthy": false`, `"last_error": "connection refused \u003cx\u003e"`},
+			notJSON:  []string{`"last_write"`},
+			hasStore: true,
+		},
+		{
+			name: "files",
+			fleet: certs.FleetStatus{
+				Storage: &certs.StorageStatus{Kind: "files", Address: "/var/lib/httpd", Healthy: true},
+				Tickets: &certs.TicketStatus{Source: certs.TicketSourceLocal, LastRotation: at},
+			},
+			html:     []string{">files<", "/var/lib/httpd", "keys from <b>local</b>"},
+			notHTML:  []string{"prefix", "last error"},
+			json:     []string{`"kind": "files"`, `"address": "/var/lib/httpd"`, `"source": "local"`},
+			healthy:  true,
+			hasStore: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newModule(t)
+			m.fleet = func() certs.FleetStatus { return tt.fleet }
+			w, err := serve(m, "GET", "/server-status", "127.0.0.1:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := w.Body.String()
+			for _, s := range tt.html {
+				if !strings.Contains(page, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+			for _, s := range tt.notHTML {
+				if strings.Contains(page, s) {
+					t.Errorf("page holds %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("page:\n%s", page)
+			}
+			w, err = serve(m, "GET", "/server-status?format=json", "127.0.0.1:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := w.Body.String()
+			for _, s := range tt.json {
+				if !strings.Contains(body, s) {
+					t.Errorf("JSON lacks %q:\n%s", s, body)
+				}
+			}
+			for _, s := range tt.notJSON {
+				if strings.Contains(body, s) {
+					t.Errorf("JSON holds %q:\n%s", s, body)
+				}
+			}
+			var got struct {
+				Generation int                  `json:"generation"`
+				Storage    *certs.StorageStatus `json:"storage"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Generation != 1 {
+				t.Errorf("the server's report is gone from the JSON: generation %d", got.Generation)
+			}
+			if (got.Storage != nil) != tt.hasStore || got.Storage != nil && got.Storage.Healthy != tt.healthy {
+				t.Errorf("JSON storage %+v, want present %v, healthy %v", got.Storage, tt.hasStore, tt.healthy)
+			}
+		})
 	}
 }
