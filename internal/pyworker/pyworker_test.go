@@ -100,3 +100,82 @@ func TestLookPython(t *testing.T) {
 		t.Fatalf("sh: %q %v", p, err)
 	}
 }
+
+func TestTraceback(t *testing.T) {
+	const notFound = `Traceback (most recent call last):
+  File "<stdin>", line 640, in serve
+  File "<stdin>", line 580, in load
+  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import
+ModuleNotFoundError: No module named 'nosuch'
+`
+	const inApp = `Traceback (most recent call last):
+  File "<stdin>", line 640, in serve
+  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+  File "<frozen importlib._bootstrap_external>", line 940, in exec_module
+  File "/srv/apps/main.py", line 3, in <module>
+    import helper
+  File "/srv/apps/helper.py", line 7, in <module>
+    raise RuntimeError("no database")
+RuntimeError: no database
+`
+	tests := []struct {
+		name, tb, file string
+		line           int
+		ok             bool
+		tail           string
+	}{
+		{"module not found", notFound, "", 0, false, "  ...\n  File \"<frozen importlib._bootstrap>\", line 1204, in _gcd_import\nModuleNotFoundError: No module named 'nosuch'"},
+		{"raised in the application", inApp, "/srv/apps/helper.py", 7, true, "  ...\n    raise RuntimeError(\"no database\")\nRuntimeError: no database"},
+		{"no frames", "SyntaxError: bad\n", "", 0, false, "SyntaxError: bad"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file, line, ok := TracebackSite(tc.tb)
+			if file != tc.file || line != tc.line || ok != tc.ok {
+				t.Errorf("TracebackSite = %q, %d, %v", file, line, ok)
+			}
+			if got := TracebackTail(tc.tb, 2); got != tc.tail {
+				t.Errorf("TracebackTail:\n%s\nwant:\n%s", got, tc.tail)
+			}
+			if strings.Contains(TracebackTail(tc.tb, 100), "<stdin>") {
+				t.Errorf("the tail shows the worker's own frames")
+			}
+		})
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	var b TailBuffer
+	b.Write([]byte("start "))
+	b.Write(bytes.Repeat([]byte("x"), tailSize))
+	b.Write([]byte(" end"))
+	if s := b.String(); len(s) != tailSize || !strings.HasSuffix(s, "x end") {
+		t.Fatalf("%d bytes, ends %q", len(s), s[len(s)-10:])
+	}
+}
+
+// FuzzTraceback feeds TracebackSite and TracebackTail any text: they
+// must not panic, the site must be a real file, and the tail must keep
+// within its lines.
+func FuzzTraceback(f *testing.F) {
+	f.Add("Traceback (most recent call last):\n  File \"/a.py\", line 3, in <module>\n    x()\nValueError: no\n", 2)
+	f.Add("  File \"<stdin>\", line 9, in load\n  File \"<frozen x>\", line 1\nE\n", 1)
+	f.Add("File \"/x\", line 99999999999999999999\n", 3)
+	f.Fuzz(func(t *testing.T, tb string, n int) {
+		if n < 0 || n > 100 {
+			return
+		}
+		file, line, ok := TracebackSite(tb)
+		if ok && (file == "" || strings.HasPrefix(file, "<") || line < 0) {
+			t.Fatalf("site %q:%d", file, line)
+		}
+		tail := TracebackTail(tb, n)
+		if tail != "" && strings.Count(tail, "\n")+1 > n+1 {
+			t.Fatalf("tail of %d lines has %d", n, strings.Count(tail, "\n")+1)
+		}
+	})
+}

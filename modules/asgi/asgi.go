@@ -28,6 +28,8 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	// MaxProcesses bounds processes.
 	MaxProcesses = 256
+	// MaxMaxRequests bounds max_requests.
+	MaxMaxRequests = 1 << 30
 	// StopGrace is how long a retiring worker has to finish its streams
 	// and its lifespan shutdown before it is killed.
 	StopGrace = 10 * time.Second
@@ -55,6 +57,7 @@ var schema = &hcl.BodySchema{
 		{Name: "processes"},
 		{Name: "lifespan"},
 		{Name: "request_timeout"},
+		{Name: "max_requests"},
 		{Name: "env"},
 	},
 }
@@ -72,6 +75,7 @@ type Module struct {
 	Processes      int               // worker processes
 	Lifespan       string            // auto, on or off
 	RequestTimeout time.Duration     // 504 past this; 0 means none
+	MaxRequests    int               // recycle a worker after this many requests and WebSockets; 0 never
 	Env            map[string]string // extra environment of the workers
 
 	AppRange        hcl.Range
@@ -143,6 +147,8 @@ func (m *Module) Decode(b *hcl.Block, dc *registry.DecodeContext) hcl.Diagnostic
 	diags = append(diags, d...)
 	m.LifespanRange = rangeOf("lifespan")
 	m.RequestTimeout, d = registry.Duration(content, "request_timeout", dc.Eval, DefaultRequestTimeout)
+	diags = append(diags, d...)
+	m.MaxRequests, d = registry.Int(content, "max_requests", dc.Eval, 0, 0, MaxMaxRequests)
 	diags = append(diags, d...)
 	m.Env, d = registry.StringMap(content, "env", dc.Eval)
 	diags = append(diags, d...)
@@ -261,12 +267,18 @@ func (m *Module) Cleanup() error {
 
 // Describe says what the mount serves, for httpd -S.
 func (m *Module) Describe() string {
-	return fmt.Sprintf("ASGI %s (python %s, %d processes, lifespan %s)", m.App, m.Python, m.Processes, m.Lifespan)
+	s := fmt.Sprintf("ASGI %s (python %s, %d processes, lifespan %s", m.App, m.Python, m.Processes, m.Lifespan)
+	if m.MaxRequests > 0 {
+		s += fmt.Sprintf(", max_requests %d", m.MaxRequests)
+	}
+	return s + ")"
 }
 
 // Report is the live state of the pool: Busy counts requests and
 // WebSockets in flight, Idle the ready workers with none, Max the
-// processes (each serves any number of requests at once).
+// processes (each serves any number of requests at once). Restarts are
+// workers replaced on purpose (max_requests), Crashes those that exited
+// unasked.
 func (m *Module) Report() registry.Report {
 	r := registry.Report{Kind: "asgi_app", Target: m.App}
 	if m.pool != nil {

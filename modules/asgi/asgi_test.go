@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"httpd/registry"
 )
 
@@ -130,4 +132,95 @@ func readRest(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	_, err := br.WriteTo(&b)
 	return b.String(), err
+}
+
+// TestMaxRequests recycles a worker after max_requests streams: requests
+// and WebSocket sessions count, none fails, a WebSocket open on the
+// retiring worker is closed with 1001 after WebSocketGrace, and Report
+// counts restarts, not crashes.
+func TestMaxRequests(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("this test needs Debian's python3 at %s: %v", python, err)
+	}
+	apps, err := filepath.Abs("../../tests/testdata/asgi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace := WebSocketGrace
+	WebSocketGrace = 200 * time.Millisecond
+	t.Cleanup(func() { WebSocketGrace = grace })
+	mark := filepath.Join(t.TempDir(), "mark")
+	m := &Module{Prefix: "/", App: "raw:app", Python: python, PythonPath: []string{apps}, Processes: 1,
+		Lifespan: "auto", RequestTimeout: 10 * time.Second, MaxRequests: 2, Env: map[string]string{"ASGI_MARK": mark}, dir: apps}
+	if err := m.Provision(context.Background(), &registry.Env{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Cleanup() })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mt, _ := registry.MatchMount("/", r.URL.Path)
+		if err := m.serve(w, r, mt); err != nil {
+			http.Error(w, err.Error(), registry.StatusOf(err))
+		}
+	}))
+	defer srv.Close()
+	get := func() string {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := readRest(bufio.NewReader(resp.Body))
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /pid: %d %s", resp.StatusCode, b)
+		}
+		return b
+	}
+
+	var pids []string
+	for range 5 {
+		pids = append(pids, get())
+	}
+	if pids[0] != pids[1] || pids[2] != pids[3] || pids[1] == pids[2] || pids[3] == pids[4] {
+		t.Errorf("workers of 5 requests with max_requests 2: %v", pids)
+	}
+
+	// The fresh worker has served one: a WebSocket is its second, and
+	// its last.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if fresh := get(); fresh == pids[4] {
+		t.Errorf("a request after the WebSocket went to the retiring worker %s", fresh)
+	}
+	_, _, err = c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("the WebSocket ended with %v; want 1001", err)
+	}
+	if d := time.Since(start); d < WebSocketGrace {
+		t.Errorf("closed after %s, before the grace of %s", d, WebSocketGrace)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := m.Report().Workers
+		if w.Crashes != 0 {
+			t.Fatalf("recycled workers counted as crashes: %+v", w)
+		}
+		if w.Restarts == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("report after 3 recycles: %+v", w)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(mark + ".ws-disconnect"); err != nil || string(b) != "1001" {
+		t.Errorf("the application's websocket.disconnect: %q %v; want code 1001", b, err)
+	}
 }

@@ -44,7 +44,7 @@ func TestDecode(t *testing.T) {
 			t.Fatal(diags)
 		}
 		if m.Prefix != "/api" || m.App != "main:app" || m.Python != "python3" || m.Processes != 1 ||
-			m.Lifespan != "auto" || m.RequestTimeout != 60*time.Second || m.dir != root || len(m.PythonPath) != 0 {
+			m.Lifespan != "auto" || m.RequestTimeout != 60*time.Second || m.MaxRequests != 0 || m.dir != root || len(m.PythonPath) != 0 {
 			t.Errorf("decoded %+v", m)
 		}
 	})
@@ -56,13 +56,14 @@ func TestDecode(t *testing.T) {
   processes       = 4
   lifespan        = "off"
   request_timeout = "0s"
+  max_requests    = 1000
   env             = { A = "1" }
 }`)
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
 		if m.App != "pkg.main:api.app" || m.Python != "/usr/bin/python3" || m.Processes != 4 || m.Lifespan != "off" ||
-			m.RequestTimeout != 0 || m.Env["A"] != "1" || m.dir != filepath.Join(root, "apps") ||
+			m.RequestTimeout != 0 || m.MaxRequests != 1000 || m.Env["A"] != "1" || m.dir != filepath.Join(root, "apps") ||
 			strings.Join(m.PythonPath, ",") != filepath.Join(root, "apps")+",/usr/lib" {
 			t.Errorf("decoded %+v", m)
 		}
@@ -82,6 +83,10 @@ func TestDecode(t *testing.T) {
  app = "m:a"
  processes = 0
 }`, "Invalid value for processes", "3,14"},
+		{"negative max_requests", `asgi_app "/api" {
+ app = "m:a"
+ max_requests = -1
+}`, "Invalid value for max_requests", "3,17"},
 		{"python missing", `asgi_app "/api" {
  app = "m:a"
  python = "/nonexistent/python3"

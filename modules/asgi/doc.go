@@ -21,6 +21,17 @@
 // SIGUSR1, on which its faulthandler writes every thread's stack to
 // stderr, and is then killed.
 //
+// A worker retires (max_requests, stop, reload): it takes no new stream,
+// and its control socket is closed once its streams have ended. Its
+// WebSockets get WebSocketGrace; then each is closed with 1001 and the
+// application gets a disconnect frame with that code. A worker whose
+// streams have not ended StopGrace later is told to stop all the same.
+// A retired worker's exit counts as a restart, not a crash.
+//
+// With the configuration frame's "check" set, the worker only imports
+// the application, checks that it is callable, reports and exits: that
+// is httpd -t's import check (CheckImport).
+//
 // # Frames
 //
 // A frame on either socket is a 1-byte type, a 4-byte big-endian stream

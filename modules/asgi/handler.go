@@ -1,7 +1,6 @@
 package asgi
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,6 +25,9 @@ type stream struct {
 	abandoned atomic.Bool // the request gave up; frames are dropped
 	ended     atomic.Bool // the worker sent frameEnd, or is gone
 
+	ws   bool          // a WebSocket
+	away chan struct{} // a WebSocket's: closed when its retiring worker's grace is over
+
 	mu     sync.Mutex // guards q and dead
 	q      []inFrame
 	dead   bool
@@ -37,8 +39,12 @@ type inFrame struct {
 	data []byte
 }
 
-func newStream(w *worker, id uint32) *stream {
-	return &stream{w: w, id: id, notify: make(chan struct{}, 1)}
+func newStream(w *worker, id uint32, ws bool) *stream {
+	s := &stream{w: w, id: id, ws: ws, notify: make(chan struct{}, 1)}
+	if ws {
+		s.away = make(chan struct{})
+	}
+	return s
 }
 
 func (s *stream) push(typ byte, data []byte) {
@@ -128,12 +134,7 @@ func (m *Module) serve(w http.ResponseWriter, r *http.Request, mt registry.Mount
 	if err != nil {
 		return registry.Errorf(http.StatusBadRequest, "asgi %s: %v", m.Prefix, err)
 	}
-	octx := r.Context()
-	if ws {
-		// Not watched for a client going away: see serveWebSocket.
-		octx = context.Background()
-	}
-	s, err := p.open(octx, m.RequestTimeout)
+	s, err := p.open(r.Context(), m.RequestTimeout, ws)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,12 @@ const (
 	stackDumpWait = 250 * time.Millisecond
 )
 
+// WebSocketGrace is how long the open WebSockets of a retiring worker
+// (max_requests, stop, reload) live on; then each is closed with 1001
+// (going away) and its application task learns it from
+// websocket.disconnect. Clients reconnect to a fresh worker.
+var WebSocketGrace = 5 * time.Second
+
 type workerState int
 
 const (
@@ -67,6 +73,8 @@ type worker struct {
 	nextID     uint32
 	ctrlClosed bool
 	killTimer  *time.Timer
+	graceTimer *time.Timer // WebSocketGrace of a retiring worker
+	served     int         // streams opened: requests and WebSockets
 }
 
 // write sends frames to the worker. A failed write means the worker is
@@ -116,13 +124,16 @@ type pool struct {
 	version   string
 }
 
-func workerConfig(m *Module) ([]byte, error) {
+// workerConfig is the configuration frame of a worker of m, with extra
+// key/value pairs.
+func workerConfig(m *Module, extra ...[2]string) ([]byte, error) {
 	var b []byte
 	pairs := [][2]string{{"app", m.App}, {"mount", m.Prefix}, {"lifespan", m.Lifespan},
 		{"virtualenv", m.Virtualenv}}
 	for _, d := range m.PythonPath {
 		pairs = append(pairs, [2]string{"python_path", d})
 	}
+	pairs = append(pairs, extra...)
 	for _, kv := range pairs {
 		if strings.IndexByte(kv[1], 0) >= 0 {
 			return nil, fmt.Errorf("%s %q holds a NUL byte", kv[0], kv[1])
@@ -382,7 +393,13 @@ func (p *pool) exited(w *worker, werr error) {
 	if w.killTimer != nil {
 		w.killTimer.Stop()
 	}
+	if w.graceTimer != nil {
+		w.graceTimer.Stop()
+	}
 	delete(p.workers, w)
+	if expected && !p.closed && !w.failed {
+		p.restarts.Add(1)
+	}
 	if !expected || w.failed {
 		lo, hi := crashBackoffMin, crashBackoffMax
 		if w.failed {
@@ -481,10 +498,12 @@ func (p *pool) missing() (int, time.Duration) {
 	return n, 0
 }
 
-// open starts a stream on the ready worker with the fewest streams,
-// waiting up to timeout (0: no limit) or until ctx ends for one to be
-// ready.
-func (p *pool) open(ctx context.Context, timeout time.Duration) (*stream, error) {
+// open starts a stream (a WebSocket when ws) on the ready worker with
+// the fewest streams, waiting up to timeout (0: no limit) or until ctx
+// ends for one to be ready. The stream that makes a worker reach
+// max_requests retires it: it takes no new stream, finishes those it has
+// and exits, and a fresh worker replaces it at once.
+func (p *pool) open(ctx context.Context, timeout time.Duration, ws bool) (*stream, error) {
 	var deadline <-chan time.Time
 	for {
 		p.mu.Lock()
@@ -499,8 +518,14 @@ func (p *pool) open(ctx context.Context, timeout time.Duration) (*stream, error)
 			if best.nextID == 0 {
 				best.nextID = 1
 			}
-			s := newStream(best, best.nextID)
+			s := newStream(best, best.nextID, ws)
 			best.streams[s.id] = s
+			best.served++
+			if limit := p.m.MaxRequests; limit > 0 && best.served >= limit {
+				p.log.Info("asgi worker reached max_requests; replacing it", "pid", best.pid, "max_requests", limit)
+				p.retireLocked(best)
+				p.wake()
+			}
 			p.mu.Unlock()
 			return s, nil
 		}
@@ -574,7 +599,9 @@ func (p *pool) cancel(s *stream) {
 }
 
 // retireLocked stops giving the worker requests; it exits once its
-// streams have ended.
+// streams have ended. Its WebSockets are closed (1001) after
+// WebSocketGrace, and a worker whose streams have still not ended
+// StopGrace later is told to stop all the same.
 func (p *pool) retireLocked(w *worker) {
 	if w.state == retiring || w.state == dead {
 		return
@@ -583,7 +610,37 @@ func (p *pool) retireLocked(w *worker) {
 	w.stale = true
 	if len(w.streams) == 0 {
 		p.finishLocked(w)
+		return
 	}
+	w.graceTimer = time.AfterFunc(WebSocketGrace, func() { p.goAway(w) })
+}
+
+// goAway closes the WebSockets of a retiring worker whose grace is over,
+// and bounds the wait for its last streams.
+func (p *pool) goAway(w *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.state != retiring || w.ctrlClosed {
+		return
+	}
+	n := 0
+	for _, s := range w.streams {
+		if s.ws {
+			close(s.away)
+			n++
+		}
+	}
+	if n > 0 {
+		p.log.Info("asgi worker retiring: closing its WebSockets with 1001 (going away)", "pid", w.pid, "websockets", n, "grace", WebSocketGrace)
+	}
+	w.graceTimer = time.AfterFunc(StopGrace, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if w.state == retiring && !w.ctrlClosed {
+			p.log.Warn("asgi worker retiring: streams still open; stopping it", "pid", w.pid, "streams", len(w.streams))
+			p.finishLocked(w)
+		}
+	})
 }
 
 // finishLocked closes the control socket, which tells the worker to run
@@ -661,12 +718,14 @@ func (p *pool) report() *registry.PoolReport {
 	defer p.mu.Unlock()
 	r := &registry.PoolReport{Max: p.m.Processes, Queued: len(p.waiters)}
 	for w := range p.workers {
-		if w.state != ready {
-			continue
-		}
-		r.Busy += len(w.streams)
-		if len(w.streams) == 0 {
-			r.Idle++
+		switch w.state {
+		case ready:
+			r.Busy += len(w.streams)
+			if len(w.streams) == 0 {
+				r.Idle++
+			}
+		case retiring:
+			r.Busy += len(w.streams) // finishing them
 		}
 	}
 	r.Crashes = p.crashes.Load()

@@ -1,12 +1,10 @@
 package asgi
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -57,19 +55,45 @@ func (m *Module) serveWebSocket(w http.ResponseWriter, r *http.Request, s *strea
 		defer t.Stop()
 		handshake = t.C
 	}
-	// The request's Done is not watched: the HTTP/1.1 engine watches the
-	// connection for a client going away with a read that would hold on
-	// to it after the upgrade. request_timeout bounds the handshake.
+	// Until then a client going away ends the stream too; once the
+	// connection is the module's, its reader sees the client go.
+	gone := r.Context().Done()
+	// Once the worker retires and its grace is over (away), the
+	// connection is closed with 1001 and the application told; it has
+	// cancelGrace to return.
+	var (
+		away    = s.away
+		endWait <-chan time.Time
+	)
 	for {
 		var timeout <-chan time.Time
+		var awayCh, goneCh <-chan struct{}
 		if conn == nil && ex == nil {
-			timeout = handshake
+			timeout, goneCh = handshake, gone
+		}
+		if conn != nil && !closed {
+			awayCh = away
 		}
 		select {
 		case <-s.notify:
 		case <-timeout:
 			p.cancel(s)
 			return registry.Errorf(http.StatusGatewayTimeout, "asgi %s: the application did not answer the WebSocket handshake within request_timeout %s; task cancelled (its stack is in the log)", m.Prefix, m.RequestTimeout)
+		case <-goneCh:
+			p.abandon(s)
+			_ = s.send(frameDisconnect, []byte{0x03, 0xee})
+			return registry.Error(registry.StatusClientClosed, fmt.Errorf("asgi %s: the client went away before the WebSocket handshake was answered", m.Prefix))
+		case <-awayCh:
+			away = nil
+			finish(websocket.StatusGoingAway, "server restarting")
+			_ = s.send(frameDisconnect, []byte{0x03, 0xe9})
+			t := time.NewTimer(cancelGrace)
+			defer t.Stop()
+			endWait = t.C
+			continue
+		case <-endWait:
+			p.abandon(s)
+			return nil
 		}
 		var dead bool
 		frames, dead = s.take(frames)
@@ -211,72 +235,13 @@ func (m *Module) readWebSocket(ctx context.Context, conn *websocket.Conn, s *str
 	}
 }
 
-// hijacked is the http.ResponseWriter that websocket.Accept writes its
-// handshake answer to: a connection the module took over from the
-// server before the answer, so that the 101 goes out exactly as the
-// WebSocket library writes it (with its Connection and Upgrade fields,
-// which an HTTP/1.1 engine would take as its own to write).
-type hijacked struct {
-	nc     net.Conn
-	brw    *bufio.ReadWriter
-	header http.Header
-	status int
-	err    error
-}
-
-func (h *hijacked) Header() http.Header { return h.header }
-
-func (h *hijacked) WriteHeader(code int) {
-	if h.status != 0 {
-		return
-	}
-	h.status = code
-	w := h.brw.Writer
-	fmt.Fprintf(w, "HTTP/1.1 %03d %s\r\n", code, http.StatusText(code))
-	if code != http.StatusSwitchingProtocols {
-		h.header.Set("Connection", "close")
-		h.header.Del("Content-Length")
-	}
-	if err := h.header.Write(w); err != nil {
-		h.err = err
-	}
-	w.WriteString("\r\n")
-	if err := w.Flush(); err != nil {
-		h.err = err
-	}
-}
-
-func (h *hijacked) Write(p []byte) (int, error) {
-	if h.status == 0 {
-		h.WriteHeader(http.StatusOK)
-	}
-	n, err := h.brw.Writer.Write(p)
-	if err == nil {
-		err = h.brw.Writer.Flush()
-	}
-	return n, err
-}
-
-func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return h.nc, h.brw, h.err
-}
-
-// accept takes the connection over from the server and completes the
-// WebSocket handshake on it with the header fields the application gave.
+// accept completes the WebSocket handshake with the header fields the
+// application gave: the server writes the 101 answer (with the library's
+// Connection and Upgrade fields) and hands the connection over.
 func accept(w http.ResponseWriter, r *http.Request, hdr [][2]string, opts *websocket.AcceptOptions) (*websocket.Conn, error) {
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return nil, fmt.Errorf("taking over the connection: %w", err)
-	}
-	_ = nc.SetDeadline(time.Time{})
-	hw := &hijacked{nc: nc, brw: brw, header: http.Header{}}
+	h := w.Header()
 	for _, kv := range hdr {
-		hw.header.Add(kv[0], kv[1])
+		h.Add(kv[0], kv[1])
 	}
-	c, err := websocket.Accept(hw, r, opts)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return websocket.Accept(w, r, opts)
 }

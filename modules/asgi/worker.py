@@ -565,7 +565,8 @@ class Lifespan(object):
 
 
 def load(spec):
-    """Imports "module:attribute" (the attribute may be dotted)."""
+    """Imports "module:attribute" (the attribute may be dotted) and
+    checks that it is callable."""
     modname, _, attr = spec.partition(':')
     if not attr:
         attr = 'app'
@@ -575,6 +576,9 @@ def load(spec):
             obj = getattr(obj, part)
         except AttributeError:
             raise AttributeError('module %r has no attribute %r (app = %r)' % (modname, attr, spec)) from None
+    if not callable(obj):
+        raise TypeError('%s is not callable but %s %r: app = %r must name the ASGI application'
+                        % (attr, type(obj).__name__, obj, spec))
     return obj
 
 
@@ -640,6 +644,13 @@ async def serve(ctrl, conf):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
+    if conf.get('check') == '1':
+        # httpd -t: the application loads; nothing is served, and the
+        # lifespan does not run.
+        report(C_READY, str(os.getpid()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     state = {}
     lifespan = None

@@ -727,10 +727,20 @@ func (p *prefixConn) CloseWrite() error {
 	return nil
 }
 
-// hijack hands the connection to a handler.
-func (c *conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
+// hijack hands the connection to a handler. The client-gone watcher of
+// its request x stops for good first: it would hold the connection's
+// read side (and, after the client half-closes, never let go of it).
+func (c *conn) hijack(x *reqContext) (net.Conn, *bufio.ReadWriter, error) {
 	if !c.state.CompareAndSwap(stateActive, stateHijacked) {
 		return nil, nil, http.ErrHijacked
+	}
+	x.mu.Lock()
+	x.hijacked = true
+	ch := x.watching
+	x.mu.Unlock()
+	if ch != nil {
+		_ = c.nc.SetReadDeadline(aLongTimeAgo)
+		<-ch
 	}
 	if err := c.flush(); err != nil {
 		return nil, nil, err

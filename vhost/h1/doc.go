@@ -56,6 +56,9 @@
 // much unsent (see notSentLowat). Large writes go out with writev(2)
 // rather than being copied. The writer also supports Flush,
 // http.ResponseController (deadlines, EnableFullDuplex) and Hijack.
+// A 101 Switching Protocols goes out with the handler's fields,
+// Connection and Upgrade included, and no framing; a Hijack after it
+// hands the connection over (one no handler takes is closed).
 //
 // # Context
 //
@@ -66,7 +69,8 @@
 // and a failed write ends the request anyway), but watching for that
 // costs a goroutine and a read, so this starts only once a handler asks
 // for Done() and the request body has been read. Static files never ask,
-// while CGI and WSGI do.
+// while CGI and WSGI do. A Hijack stops the watching for good: the
+// connection is then the handler's alone.
 //
 // # Protections
 //

@@ -332,6 +332,7 @@ type reqContext struct {
 	want     bool          // Done was asked for before the body was read
 	bodyRead bool          // the body has been read to its end (Done may be asked on any goroutine, so not body.eof)
 	watching chan struct{} // closed when the watcher has stopped; nil if none ran
+	hijacked bool          // the handler took the connection: no watcher starts
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -365,7 +366,7 @@ func (x *reqContext) String() string { return "h1.requestContext" }
 // starts when the body reaches its end.
 func (x *reqContext) startWatchLocked() {
 	c := x.ex.c
-	if x.err != nil || x.watching != nil || c.wrc == nil {
+	if x.err != nil || x.watching != nil || x.hijacked || c.wrc == nil {
 		return
 	}
 	if !x.bodyRead {

@@ -154,10 +154,17 @@ func (w *response) snapshot() {
 		}
 	}
 	w.noSniff = w.hasType || encoded || w.teChunked
+	upgrade := w.status == http.StatusSwitchingProtocols
+	if upgrade {
+		// The connection speaks another protocol after this answer:
+		// it is the handler's to take over (Hijack), or it closes.
+		c.closing = true
+	}
 	c.out = appendStatusLine(c.out, w.status, w.http10)
 	c.out = appendFields(c.out, fs, &skip{
-		cl:     !allowed || w.length < 0,
-		noType: w.status == http.StatusNotModified,
+		cl:       !allowed || w.length < 0,
+		noType:   w.status == http.StatusNotModified,
+		keepConn: upgrade,
 	})
 }
 
@@ -317,6 +324,8 @@ func (w *response) commitSniff(final bool, first []byte) {
 		b = append(b, "\r\n"...)
 	}
 	switch {
+	case w.status == http.StatusSwitchingProtocols:
+		// The handler's Connection field (upgrade) went out as it is.
 	case c.closing && !w.http10:
 		b = append(b, "Connection: close\r\n"...)
 	case !c.closing && w.http10:
@@ -546,13 +555,14 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return w.ex.c.hijack()
+	return w.ex.c.hijack(&w.ex.ctx)
 }
 
 // skip says which handler header fields appendHeader leaves out.
 type skip struct {
-	cl     bool // leave out Content-Length
-	noType bool // leave out Content-Type (304)
+	cl       bool // leave out Content-Length
+	noType   bool // leave out Content-Type (304)
+	keepConn bool // keep the handler's Connection field (101: "upgrade")
 }
 
 // appendHeader writes the fields sorted by name, as net/http does:
@@ -589,7 +599,7 @@ func appendFields(b []byte, fs []field, sk *skip) []byte {
 		}
 		if sk != nil {
 			switch {
-			case k == "Connection":
+			case k == "Connection" && !sk.keepConn:
 				continue // the engine writes its own
 			case k == "Content-Length" && sk.cl:
 				continue
