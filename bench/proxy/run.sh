@@ -21,7 +21,9 @@
 # Usage: bench/proxy/run.sh         (from anywhere, as root)
 # Environment: DURATION (5s), ROUNDS (3), CONNECTIONS (50), SCENARIOS
 #   ("proxy-1k php-hello php-app ws-echo"), SERVERS ("httpd nginx caddy
-#   apache"), FPM_CHILDREN (4), HTTPD (a prebuilt binary), NO_INSTALL=1.
+#   apache"), FPM_CHILDREN (4), HTTPD (a prebuilt binary), NO_INSTALL=1,
+#   HTTPD_B (a second httpd binary, served as the server "base" with the
+#   same config, to compare two builds in one run: add base to SERVERS).
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -134,7 +136,7 @@ for _ in $(seq 1 100); do [[ -S $work/fpm/$last.sock ]] && break; sleep 0.1; don
 
 # ---- front servers ----------------------------------------------------------
 
-declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314)
+declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314 [base]=18315)
 
 start_server() { # name
 	local name=$1 port=${PORT[$1]} d=$work/$1
@@ -143,7 +145,7 @@ start_server() { # name
 	local -a cmd
 	local sock=$work/fpm/$name.sock
 	case $name in
-	httpd)
+	httpd | base)
 		cat >"$d/httpd.hcl" <<-EOF
 			server { listen = ["127.0.0.1:$port"] }
 			log {
@@ -164,7 +166,11 @@ start_server() { # name
 			  }
 			}
 		EOF
-		cmd=(env GOMAXPROCS=1 "$httpd" -f "$d/httpd.hcl")
+		local bin=$httpd
+		if [[ $name == base ]]; then
+			bin=${HTTPD_B:?"run.sh: the server base needs HTTPD_B, a second httpd binary"}
+		fi
+		cmd=(env GOMAXPROCS=1 "$bin" -f "$d/httpd.hcl")
 		;;
 	nginx)
 		cat >"$d/nginx.conf" <<-EOF

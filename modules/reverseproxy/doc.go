@@ -18,14 +18,19 @@
 //
 // # Proxying
 //
-// The standard library's httputil.ReverseProxy does the exchange, with a
-// Rewrite function, FlushInterval -1 (each chunk the upstream sends is
-// flushed to the client at once, so server-sent events work) and a
-// pooled buffer. It removes hop-by-hop headers, streams both bodies with
-// back-pressure (neither is ever held whole), passes 1xx answers and
-// trailers, and hands a connection over when the upstream agrees to
-// switch protocols (WebSocket): over HTTP/1.1 the vhost's writer can be
-// hijacked and the two connections become one byte pipe. An HTTP/2
+// forward does the exchange the way the standard library's
+// httputil.ReverseProxy does it, step for step: it removes hop-by-hop
+// headers, streams both bodies with back-pressure (neither is ever held
+// whole), flushes each chunk the upstream sends at once (so server-sent
+// events work), and passes 1xx answers and trailers. It differs in
+// never asking for the request context's Done channel, which on httpd's
+// HTTP/1.1 engine starts a goroutine per request to watch the client
+// (ReverseProxy asks at once), and in copying the request once. A
+// request that asks to switch protocols (WebSocket) goes through
+// ReverseProxy itself, with a Rewrite function, FlushInterval -1 and a
+// pooled buffer, which hands the connection over when the upstream
+// agrees: over HTTP/1.1 the vhost's writer can be hijacked and the two
+// connections become one byte pipe. An HTTP/2
 // request carries no Upgrade, so it is proxied as any other; an upstream
 // that answers one with 101 anyway gets a 502, as ReverseProxy answers
 // it. The forwarding headers (X-Forwarded-For, -Proto, -Host and
@@ -38,16 +43,24 @@
 //
 // # Upstreams
 //
-// All upstreams of a block share one http.Transport: HTTP/1.1 only, kept
-// connections (max_idle_conns per upstream, closed after timeout.idle),
-// no proxy from the environment, no transparent decompression (bytes pass
-// as they are), connect and response_header timeouts; unix: upstreams go
-// through its DialContext. A RoundTripper in front of it
-// picks the upstream (round_robin, least_conn by requests in flight,
-// ip_hash on the client's address, first) among those in rotation; when
-// the connection fails (refused, unreachable, connect timeout) nothing of
-// the request was sent, so the next upstream takes it whatever its
-// method, and the failure counts against the first.
+// Requests to http:// and unix: upstreams go through package
+// internal/upstream, an HTTP/1.1 client that runs on the request's
+// goroutine: one pool of kept connections per upstream (max_idle_conns,
+// closed after timeout.idle), the request written straight from the
+// handler and the answer parsed with the standard library's
+// http.ReadResponse. The measured reason: http.Transport's readLoop and
+// writeLoop goroutines hand each request and answer over channels, and
+// with them a proxy on one CPU reached half of nginx's proxy_pass (see
+// that package's doc and bench/RESULTS.md). https:// upstreams, protocol
+// switches (WebSocket) and requests that expect "100 Continue" keep
+// using an http.Transport (HTTP/1.1 only, no proxy from the environment,
+// no transparent decompression), as do the active health checks. A
+// RoundTripper in front of both picks the upstream (round_robin,
+// least_conn by requests in flight, ip_hash on the client's address,
+// first) among those in rotation; when the connection fails (refused,
+// unreachable, connect timeout) nothing of the request was sent, so the
+// next upstream takes it whatever its method, and the failure counts
+// against the first.
 //
 // # Health
 //
@@ -60,8 +73,12 @@
 // status other than expect_status, by default any 2xx or 3xx) takes the
 // upstream out until a check passes. Cleanup stops it and waits for it;
 // so does Env.Kill, at once. Each change is logged with the upstream and
-// the reason. Health is not carried across a reload: a new generation
-// starts with every upstream in rotation.
+// the reason. Health and kept connections are carried across a reload:
+// an upstream the new configuration lists again (same scheme, address
+// and path) keeps its failures, its time out of rotation, its last
+// check's result and its pool; the active checks go on from the new
+// generation's checker. They are kept in registry.Shared, so two mounts
+// that list the same upstream share them too.
 //
 // # Errors
 //

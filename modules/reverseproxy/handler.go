@@ -27,6 +27,9 @@ type state struct {
 	// switching is set once the upstream agreed to switch protocols
 	// (101): the connection then belongs to the two ends.
 	switching bool
+	// w is the client's writer when forward serves the request: 1xx
+	// answers go to it.
+	w http.ResponseWriter
 }
 
 type stateKey struct{}
@@ -45,7 +48,13 @@ func (m *Module) serveMount(w http.ResponseWriter, r *http.Request, mt registry.
 	st.clientIP, _ = gateway.RemoteAddrPort(r)
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	_ = http.NewResponseController(w).EnableFullDuplex()
-	if aborted := m.serve(w, r); aborted && st.bodyErr == nil {
+	var aborted bool
+	if upgradeType(r.Header) == "" {
+		aborted = m.forward(w, r, st)
+	} else {
+		aborted = m.serve(w, r)
+	}
+	if aborted && st.bodyErr == nil {
 		st.bodyErr = errors.New("copy to the client failed")
 	}
 	switch {
@@ -67,7 +76,8 @@ func (m *Module) serveMount(w http.ResponseWriter, r *http.Request, mt registry.
 	return nil
 }
 
-// serve runs ReverseProxy. Under a server that sets
+// serve runs ReverseProxy, for requests that ask to switch protocols;
+// forward serves the others. Under a server that sets
 // http.ServerContextKey (net/http's), ReverseProxy panics with
 // http.ErrAbortHandler when a body breaks off; that is caught here, so
 // that the vhost still logs the request, and reported as aborted.

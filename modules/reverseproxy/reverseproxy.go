@@ -119,6 +119,7 @@ type Module struct {
 	rr        atomic.Uint64 // round-robin position
 	stop      context.CancelFunc
 	wg        sync.WaitGroup // the health checker
+	released  bool           // Cleanup gave the pools back
 }
 
 // Decode reads the block. A relative unix socket path is resolved
@@ -245,7 +246,7 @@ func parseUpstream(to string, i int) (u *upstream, why string) {
 			return nil, fmt.Sprintf("%q names no socket: %s.", to, hint)
 		}
 		host := "unix-" + strconv.Itoa(i) + ".invalid"
-		return &upstream{to: to, scheme: "http", host: host, hostHeader: "localhost", network: "unix", addr: p}, ""
+		return &upstream{to: to, scheme: "http", host: host, hostHeader: "localhost", network: "unix", addr: p, health: new(health)}, ""
 	}
 	scheme, rest, ok := strings.Cut(to, "://")
 	if !ok {
@@ -295,6 +296,7 @@ func parseUpstream(to string, i int) (u *upstream, why string) {
 		to: to, scheme: scheme, host: pu.Host, hostHeader: pu.Host,
 		network: "tcp", addr: net.JoinHostPort(pu.Hostname(), port),
 		path: strings.TrimSuffix(pu.Path, "/"), rawPath: strings.TrimSuffix(pu.EscapedPath(), "/"),
+		health: new(health),
 	}
 	return u, ""
 }
@@ -406,6 +408,7 @@ func (m *Module) Provision(ctx context.Context, env *registry.Env) error {
 		m.Policy = RoundRobin
 	}
 	m.transport = m.newTransport()
+	m.provisionUpstreams(env.Shared)
 	m.proxy = &httputil.ReverseProxy{
 		Rewrite:        m.rewrite,
 		Transport:      roundTripper{m},
@@ -433,7 +436,8 @@ func (m *Module) Wrap(next registry.Handler) registry.Handler {
 	return registry.MountFunc(m.serveMount)
 }
 
-// Cleanup stops the health checker and closes idle connections.
+// Cleanup stops the health checker and closes idle connections, unless
+// the next generation keeps the same upstream, which then keeps them.
 // Requests still running keep theirs until they end.
 func (m *Module) Cleanup() error {
 	if m.stop != nil {
@@ -442,6 +446,14 @@ func (m *Module) Cleanup() error {
 	}
 	if m.transport != nil {
 		m.transport.CloseIdleConnections()
+	}
+	if !m.released {
+		m.released = true
+		for _, u := range m.upstreams {
+			if u.pool != nil {
+				u.pool.Release()
+			}
+		}
 	}
 	return nil
 }

@@ -9,10 +9,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	client "httpd/internal/upstream"
+	"httpd/registry"
 )
 
 // upstream is one server of to, with its health.
@@ -26,6 +32,21 @@ type upstream struct {
 	path       string // a path to put before the request's, without a trailing slash; may be ""
 	rawPath    string // path, escaped
 
+	*health              // shared with the next generations' same upstream
+	pool    *client.Pool // kept connections, shared as health is
+	opts    client.Options
+}
+
+// key names an upstream in registry.Shared: the same key in the next
+// generation's configuration is the same server, which keeps its health
+// and its kept connections across a reload.
+func (u *upstream) key() string {
+	return u.scheme + " " + u.network + " " + u.addr + " " + u.path
+}
+
+// health is what is known of an upstream's health and load. It outlives
+// a generation: a reload that keeps the upstream keeps its state.
+type health struct {
 	inflight atomic.Int64  // requests being served, for least_conn
 	requests atomic.Uint64 // requests sent, for Report
 	failures atomic.Uint64 // requests that failed, for Report
@@ -39,7 +60,7 @@ type upstream struct {
 }
 
 // available reports whether u may take a request at now.
-func (u *upstream) available(now time.Time) bool {
+func (u *health) available(now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return !u.unhealthy && !now.Before(u.downUntil)
@@ -49,7 +70,7 @@ func (u *upstream) available(now time.Time) bool {
 // answer). It reports whether that took u out of rotation: after
 // maxFails in a row, for failTimeout. Once back, one more failure takes
 // it out again, until a request succeeds.
-func (u *upstream) failed(err error, maxFails int, failTimeout time.Duration) bool {
+func (u *health) failed(err error, maxFails int, failTimeout time.Duration) bool {
 	u.failures.Add(1)
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -67,7 +88,7 @@ func (u *upstream) failed(err error, maxFails int, failTimeout time.Duration) bo
 }
 
 // succeeded records a request answered.
-func (u *upstream) succeeded() {
+func (u *health) succeeded() {
 	u.mu.Lock()
 	u.fails = 0
 	u.mu.Unlock()
@@ -75,7 +96,7 @@ func (u *upstream) succeeded() {
 
 // setHealthy records an active check's result and reports whether it
 // changed u's state.
-func (u *upstream) setHealthy(ok bool, reason string) (changed bool) {
+func (u *health) setHealthy(ok bool, reason string) (changed bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	changed = u.unhealthy == ok
@@ -134,6 +155,59 @@ func (m *Module) pick(key string, tried []bool) int {
 		}
 		return -1
 	}
+}
+
+// provisionUpstreams gives each upstream the health state and the pool
+// of kept connections that the previous generation's same upstream had
+// (kept in shared), or new ones, and the client's options.
+func (m *Module) provisionUpstreams(shared *registry.Shared) {
+	dialer := &net.Dialer{Timeout: m.ConnectTimeout, KeepAlive: 30 * time.Second}
+	for _, u := range m.upstreams {
+		key := u.key()
+		u.health = shared.Get("reverse_proxy health "+key, func() any { return u.health }).(*health)
+		u.pool = shared.Get("reverse_proxy pool "+key, func() any {
+			return client.NewPool(m.MaxIdleConns, m.IdleTimeout)
+		}).(*client.Pool)
+		u.pool.Acquire(m.MaxIdleConns, m.IdleTimeout)
+		network, addr := u.network, u.addr
+		u.opts = client.Options{
+			ResponseHeaderTimeout: m.ResponseHeaderTimeout,
+			Dial: func(ctx context.Context) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, &dialError{err: err}
+				}
+				return c, nil
+			},
+		}
+	}
+}
+
+// send passes one request to u: over the module's own HTTP/1.1 client
+// (package internal/upstream) when it can, else over http.Transport:
+// HTTPS upstreams, protocol switches (WebSocket) and requests that
+// expect "100 Continue".
+func (m *Module) send(out *http.Request, u *upstream) (*http.Response, error) {
+	var got1xx func(int, textproto.MIMEHeader) error
+	if st := stateOf(out.Context()); st.w != nil {
+		got1xx = st.got1xx
+	}
+	if u.scheme != "http" || u.pool == nil || out.Header.Get("Upgrade") != "" || expectsContinue(out.Header) {
+		if got1xx != nil {
+			out = out.WithContext(httptrace.WithClientTrace(out.Context(), &httptrace.ClientTrace{Got1xxResponse: got1xx}))
+		}
+		return m.transport.RoundTrip(out)
+	}
+	return u.pool.RoundTrip(out, &u.opts, got1xx)
+}
+
+func expectsContinue(h http.Header) bool {
+	for _, v := range h["Expect"] {
+		if strings.EqualFold(strings.TrimSpace(v), "100-continue") {
+			return true
+		}
+	}
+	return false
 }
 
 // newTransport makes the connection pool of the module's upstreams:
@@ -215,15 +289,16 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		u.inflight.Add(1)
 		u.requests.Add(1)
-		resp, err := m.transport.RoundTrip(&out)
+		resp, err := m.send(&out, u)
 		if err == nil {
 			u.succeeded()
 			resp.Body = track(resp, st, u)
 			return resp, nil
 		}
 		u.inflight.Add(-1)
-		if req.Context().Err() != nil {
-			return nil, err // the client went away: no fault of the upstream
+		var be *client.BodyError
+		if req.Context().Err() != nil || errors.As(err, &be) {
+			return nil, err // the client went away or its body failed: no fault of the upstream
 		}
 		if u.failed(err, m.MaxFails, m.FailTimeout) {
 			m.log.Warn("upstream out of rotation after failures", "upstream", u.to,
