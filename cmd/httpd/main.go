@@ -34,7 +34,7 @@ func main() {
 const usage = `usage:
   httpd [-f FILE]            run in the foreground (FILE defaults to conf/httpd.hcl)
   httpd -t [-f FILE] [-no-import]
-                             check the config and exit; WSGI apps are imported
+                             check the config and exit; WSGI and ASGI apps are imported
                              once unless -no-import
   httpd -S [-f FILE]         print the parsed virtual hosts
   httpd -l                   list the modules compiled in
@@ -57,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	file := fs.String("f", "conf/httpd.hcl", "config file")
 	check := fs.Bool("t", false, "check the config and exit")
-	noImport := fs.Bool("no-import", false, "with -t, do not import the WSGI applications")
+	noImport := fs.Bool("no-import", false, "with -t, do not import the WSGI and ASGI applications")
 	show := fs.Bool("S", false, "print the parsed virtual hosts and exit")
 	list := fs.Bool("l", false, "list the modules compiled in")
 	showVersion := fs.Bool("v", false, "print the version")
