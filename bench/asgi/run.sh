@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/asgi/run.sh: httpd's ASGI gateway (asgi_app) against uvicorn and
 # hypercorn, Debian's packages, with the same number of worker processes,
-# on a raw ASGI hello-world app and a FastAPI JSON endpoint.
+# on a raw ASGI hello-world app, a FastAPI JSON endpoint and a raw ASGI
+# WebSocket echo (wsecho: bench/wsecho's client, CONNECTIONS connections
+# each sending a 64-byte message and waiting for its echo; messages/s).
 #
 # Every server is pinned to CPU 0 and the load generator to CPU 1. Rounds
 # alternate between the servers. Two measures per round:
@@ -30,7 +32,7 @@ PROCESSES=${PROCESSES:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-5}
-APPS=${APPS:-"hello fastapiapp"}
+APPS=${APPS:-"hello fastapiapp wsecho"}
 SERVERS=${SERVERS:-"httpd uvicorn hypercorn"}
 PY=/usr/bin/python3
 SERVER_CPU=0
@@ -53,7 +55,7 @@ trap cleanup EXIT
 
 if [[ -z ${NO_INSTALL:-} ]]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		python3-uvicorn python3-uvloop python3-httptools python3-hypercorn python3-fastapi \
+		python3-uvicorn python3-uvloop python3-httptools python3-hypercorn python3-fastapi python3-wsproto \
 		wrk nghttp2-client >/dev/null
 fi
 
@@ -88,6 +90,30 @@ app = FastAPI()
 async def index(q: str = 'none'):
     return {'message': 'Hello, World!', 'q': q}
 EOF
+
+cat >"$work/wsecho.py" <<'EOF'
+async def app(scope, receive, send):
+    if scope['type'] == 'http':
+        body = b'ws echo'
+        await send({'type': 'http.response.start', 'status': 200,
+                    'headers': [(b'content-type', b'text/plain'), (b'content-length', b'%d' % len(body))]})
+        await send({'type': 'http.response.body', 'body': body})
+        return
+    if scope['type'] != 'websocket':
+        return
+    while True:
+        m = await receive()
+        if m['type'] == 'websocket.connect':
+            await send({'type': 'websocket.accept'})
+        elif m['type'] == 'websocket.receive':
+            if m.get('text') is not None:
+                await send({'type': 'websocket.send', 'text': m['text']})
+            else:
+                await send({'type': 'websocket.send', 'bytes': m['bytes']})
+        else:
+            return
+EOF
+(cd "$repo" && go build -o "$work/wsecho" ./bench/wsecho)
 
 port_of() {
 	case $1 in
@@ -191,9 +217,15 @@ for app in $APPS; do
 	slowest=0
 	for round in $(seq 1 "$ROUNDS"); do
 		for s in $SERVERS; do
-			out=$(taskset -c $CLIENT_CPU wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$(port_of "$s")/")
-			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-			p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+			if [[ $app == wsecho ]]; then
+				out=$(taskset -c $CLIENT_CPU "$work/wsecho" -url "ws://127.0.0.1:$(port_of "$s")/" -c "$CONNECTIONS" -d "$DURATION")
+				rps=$(awk '$1 == "messages/s" {print $2}' <<<"$out")
+				p99=$(awk '$1 == "p99_ms" {print $2}' <<<"$out")
+			else
+				out=$(taskset -c $CLIENT_CPU wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$(port_of "$s")/")
+				rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+				p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+			fi
 			errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
 			[[ -n $errors ]] && echo "  $app $s round $round: $errors" >&2
 			RPS[$app,$s]+="$rps "
@@ -209,7 +241,7 @@ for app in $APPS; do
 			done
 			echo "  $app: fixed rates from the slowest max, $slowest req/s" >&2
 		fi
-		[[ -n ${NO_FIXED:-} ]] && continue
+		[[ -n ${NO_FIXED:-} || $app == wsecho ]] && continue
 		for s in $SERVERS; do
 			for pct in 50 80; do
 				rate=$(awk -v r="$slowest" -v p="$pct" 'BEGIN {printf "%d", r * p / 100}')
