@@ -169,8 +169,9 @@ type exchange struct {
 	r  *http.Request
 	rc *http.ResponseController
 
-	timer   *time.Timer // request_timeout; nil when there is none
-	unacked int         // body bytes written and not yet acknowledged
+	timer    *time.Timer // watchAfter, then request_timeout
+	watching bool        // the client is watched; timer counts request_timeout
+	unacked  int         // body bytes written and not yet acknowledged
 
 	resp      response
 	gotHead   bool
@@ -185,24 +186,44 @@ type exchange struct {
 	buf       []byte
 }
 
+// watchAfter is how long a request waits for its answer before the
+// client connection is watched for going away. Asking for the request
+// context's Done costs the HTTP/1.1 engine a goroutine, a read and three
+// deadline changes; most answers come back well before this.
+const watchAfter = 5 * time.Millisecond
+
 // run relays the stream's frames until the application returns, the
 // worker dies, the client goes away or the request times out.
 func (ex *exchange) run() error {
 	s, m := ex.s, ex.m
-	var timeout <-chan time.Time
-	if m.RequestTimeout > 0 {
-		ex.timer = time.NewTimer(m.RequestTimeout)
-		defer ex.timer.Stop()
-		timeout = ex.timer.C
+	// One timer serves both: it first fires at watchAfter to start
+	// watching the client, then at request_timeout.
+	first := watchAfter
+	if m.RequestTimeout > 0 && m.RequestTimeout < first {
+		first = m.RequestTimeout
 	}
-	done := ex.r.Context().Done()
+	ex.timer = time.NewTimer(first)
+	defer ex.timer.Stop()
+	var done <-chan struct{}
 	var frames []inFrame
 	for {
 		select {
 		case <-s.notify:
 		case <-done:
 			return ex.gone()
-		case <-timeout:
+		case <-ex.timer.C:
+			if ex.watching {
+				return ex.timedOut()
+			}
+			ex.watching = true
+			done = ex.r.Context().Done()
+			if m.RequestTimeout <= 0 {
+				continue
+			}
+			if rest := m.RequestTimeout - first; rest > 0 {
+				ex.timer.Reset(rest)
+				continue
+			}
 			return ex.timedOut()
 		}
 		var dead bool
@@ -243,10 +264,11 @@ func (ex *exchange) handle(f inFrame) (end bool, err error) {
 		}
 		more := f.data[0] == 1
 		ex.writeBody(f.data[1:], more)
-		if ex.timer != nil {
+		if ex.watching && ex.m.RequestTimeout > 0 {
 			// Once the response has begun, request_timeout bounds the
 			// wait for each next part: a stream that keeps sending
 			// (server-sent events) lives on, one that stalls is cut.
+			// (Before watching starts, the timer's next turn resets it.)
 			ex.timer.Reset(ex.m.RequestTimeout)
 		}
 		if more {

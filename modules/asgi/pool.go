@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,10 @@ type worker struct {
 	exited chan struct{} // closed once the process has exited
 	gone   chan struct{} // closed when the data socket broke
 
-	wmu sync.Mutex // serializes writes to data
+	wmu   sync.Mutex    // guards wbuf and werr
+	wbuf  []byte        // frames waiting for the writer
+	werr  error         // the data socket's write error, once it failed
+	wkick chan struct{} // wakes the writer; one pending wake-up
 
 	// Guarded by p.mu.
 	state      workerState
@@ -77,13 +81,65 @@ type worker struct {
 	served     int         // streams opened: requests and WebSockets
 }
 
-// write sends frames to the worker. A failed write means the worker is
-// gone; the reader notices too.
+var errWorkerGone = errors.New("the worker's data socket is closed")
+
+// write queues frames for the worker; its writer goroutine sends them.
+// A failed write means the worker is gone; the reader notices too, and
+// every stream learns it from there.
 func (w *worker) write(b []byte) error {
 	w.wmu.Lock()
-	_, err := w.data.Write(b)
+	if err := w.werr; err != nil {
+		w.wmu.Unlock()
+		return err
+	}
+	first := len(w.wbuf) == 0
+	w.wbuf = append(w.wbuf, b...)
 	w.wmu.Unlock()
-	return err
+	if first {
+		select {
+		case w.wkick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// writer sends what write queued, many frames per system call: under
+// load the requests that arrive together reach the worker in one write,
+// and its event loop takes them in one turn. It yields once before
+// taking the queue so that the request goroutines already runnable add
+// theirs first. It returns when the data socket fails or the worker is
+// gone.
+func (w *worker) writer() {
+	var out []byte
+	for {
+		select {
+		case <-w.wkick:
+		case <-w.gone:
+			w.wmu.Lock()
+			w.werr = errWorkerGone
+			w.wbuf = nil
+			w.wmu.Unlock()
+			return
+		}
+		runtime.Gosched()
+		w.wmu.Lock()
+		out, w.wbuf = w.wbuf, out[:0]
+		w.wmu.Unlock()
+		if len(out) == 0 {
+			continue
+		}
+		if _, err := w.data.Write(out); err != nil {
+			w.wmu.Lock()
+			w.werr = err
+			w.wbuf = nil
+			w.wmu.Unlock()
+			return
+		}
+		if cap(out) > 1<<20 {
+			out = nil // a large body went through; let it go
+		}
+	}
 }
 
 // kill sends SIGKILL to the worker's process group.
@@ -213,7 +269,7 @@ func (p *pool) spawn() (*worker, error) {
 		dataChild.Close()
 	}
 	w := &worker{p: p, ctrl: ctrl, data: data, exited: make(chan struct{}), gone: make(chan struct{}),
-		streams: map[uint32]*stream{}}
+		streams: map[uint32]*stream{}, wkick: make(chan struct{}, 1)}
 	w.stdout = pyworker.NewLineLogger(p.log, slog.LevelInfo, "asgi worker stdout")
 	w.stderr = pyworker.NewLineLogger(p.log, slog.LevelError, "asgi worker stderr")
 	if _, err := ctrl.Write(p.config); err != nil {
@@ -250,9 +306,13 @@ func (p *pool) add(w *worker) {
 		p.retireLocked(w)
 	}
 	p.mu.Unlock()
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.supervise(w)
 	go p.read(w)
+	go func() {
+		defer p.wg.Done()
+		w.writer()
+	}()
 }
 
 // supervise waits for the worker to report, then for it to exit.
