@@ -3,7 +3,6 @@ package fastcgi
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"httpd/internal/gateway"
+	"httpd/internal/upstream"
 	"httpd/modules/fastcgi/fcgi"
 	"httpd/registry"
 )
@@ -89,7 +89,9 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 	ex.dl = deadlines{nc: c.nc, timeout: m.Timeout}
 	ex.out = stream{ex: ex}
 	fresh := !c.reused
-	stop := context.AfterFunc(ex.r.Context(), func() {
+	// Watched late: most answers come back before watching the client
+	// would pay for itself (see upstream.AfterFuncLate).
+	stop := upstream.AfterFuncLate(ex.r.Context(), upstream.WatchDelay, func() {
 		ex.gone.Store(true)
 		ex.dl.abort()
 	})
