@@ -8,3 +8,27 @@ to_ms() {
 		else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
 		else print v }'
 }
+
+# median prints the median of the numbers it reads (separated by spaces
+# or newlines); nothing read, nothing printed.
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (!NR) exit; if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+# build_rate DIR builds bench/rate, the constant-rate load generator, as
+# DIR/rate.
+build_rate() {
+	(cd "$repo" && go build -o "$1/rate" ./bench/rate)
+}
+
+# fixed_rate RATE_BIN URL RATE CONNECTIONS DURATION CPU offers RATE req/s
+# to URL over CONNECTIONS keep-alive connections for DURATION from CPU,
+# and prints "p50 p99 max" in ms, counted from when each request was due
+# (see bench/rate). It prints "- - -" when requests failed.
+fixed_rate() {
+	local out
+	if ! out=$(taskset -c "$6" "$1" -url "$2" -rate "$3" -c "$4" -d "$5" 2>&1); then
+		echo "  fixed_rate $2 at $3 req/s: $(awk '$1 == "errors" {print $2}' <<<"$out") errors" >&2
+		echo "- - -"
+		return 0
+	fi
+	awk '$1 == "p50" {a=$2} $1 == "p99" {b=$2} $1 == "max" {c=$2} END {print a, b, c}' <<<"$out"
+}

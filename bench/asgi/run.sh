@@ -9,10 +9,11 @@
 # alternate between the servers. Two measures per round:
 #  - max: wrk with CONNECTIONS keep-alive connections for DURATION: the
 #    saturated req/s (and its p99, which mostly measures queueing);
-#  - fixed rate: h2load --h1 --rps at 50% and 80% of the slower server's
-#    max req/s (from the first round), keep-alive, the same connections:
-#    the mean and max request time at an equal offered load (h2load gives
-#    no percentiles; the mean and max bracket the tail).
+#  - fixed rate: bench/rate offers 50% and 80% of the max req/s of the
+#    slower of httpd and uvicorn (from the first round), over the same
+#    keep-alive connections, and gives p50 and p99 counted from when
+#    each request was due: the tail at an equal offered load, the
+#    yardstick of the latency targets.
 # The report gives medians over the rounds, the RSS per worker, and the
 # ratios httpd/peer.
 #
@@ -23,7 +24,7 @@
 #
 # Usage: bench/asgi/run.sh            (from the repository root, as root)
 # Environment: PROCESSES (2), CONNECTIONS (16), DURATION (10s), ROUNDS (5),
-#   APPS ("hello fastapiapp"), SERVERS ("httpd uvicorn hypercorn"),
+#   APPS ("hello fastapiapp wsecho"), SERVERS ("httpd uvicorn hypercorn"),
 #   HTTPD (a prebuilt binary; default: go build ./cmd/httpd), NO_INSTALL=1
 #   to skip apt-get, NO_FIXED=1 to skip the fixed-rate runs.
 set -euo pipefail
@@ -56,7 +57,7 @@ trap cleanup EXIT
 if [[ -z ${NO_INSTALL:-} ]]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		python3-uvicorn python3-uvloop python3-httptools python3-hypercorn python3-fastapi python3-wsproto \
-		wrk nghttp2-client >/dev/null
+		wrk >/dev/null
 fi
 
 httpd=${HTTPD:-}
@@ -114,6 +115,7 @@ async def app(scope, receive, send):
             return
 EOF
 (cd "$repo" && go build -o "$work/wsecho" ./bench/wsecho)
+build_rate "$work"
 
 port_of() {
 	case $1 in
@@ -195,21 +197,8 @@ worker_rss() {
 	ps -o rss= -p "$(echo $pids | tr ' ' ,)" | awk '{s+=$1; n++} END {printf "%d", (n ? s/n : 0)}'
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-# fixed NAME RATE: mean and max request time (ms) at RATE req/s.
-fixed() {
-	local name=$1 rate=$2 out per
-	per=$(( (rate + CONNECTIONS - 1) / CONNECTIONS ))
-	out=$(taskset -c $CLIENT_CPU h2load --h1 -c"$CONNECTIONS" -t1 --rps "$per" -D "${DURATION%s}" \
-		"http://127.0.0.1:$(port_of "$name")/" 2>&1)
-	awk '$1 == "time" && $2 == "for" && $3 == "request:" {print $4, $5, $6}' <<<"$out" |
-		while read -r min max mean; do
-			printf '%s %s\n' "$(to_ms "$mean")" "$(to_ms "$max")"
-		done
-}
-
-declare -A RPS=() P99=() RSS=() F50=() F80=() M50=() M80=()
+declare -A RPS=() P99=() RSS=() F50=() F80=() Q50=() Q80=()
 for app in $APPS; do
 	for s in $SERVERS; do
 		start_server "$s" "$app"
@@ -233,21 +222,34 @@ for app in $APPS; do
 			printf '  %-10s %-10s round %d: %10s req/s  p99 %8s ms\n' "$app" "$s" "$round" "$rps" "$p99" >&2
 		done
 		if [[ $round == 1 ]]; then
-			for s in $SERVERS; do
+			# The fixed rates come from the slower of httpd and uvicorn
+			# (the pair the targets compare), or of every server when one
+			# of them is not run. A server whose own max is below a rate
+			# is not measured at it: it could only queue without end.
+			slowest=0
+			pair=""
+			for s in httpd uvicorn; do [[ " $SERVERS " == *" $s "* ]] && pair+="$s "; done
+			[[ $pair != "httpd uvicorn " ]] && pair=$SERVERS
+			for s in $pair; do
 				r=${RPS[$app,$s]% }
 				if [[ $slowest == 0 ]] || awk -v a="$r" -v b="$slowest" 'BEGIN {exit !(a < b)}'; then
 					slowest=$r
 				fi
 			done
-			echo "  $app: fixed rates from the slowest max, $slowest req/s" >&2
+			echo "  $app: fixed rates from the max of the slower of ${pair% }: $slowest req/s" >&2
 		fi
 		[[ -n ${NO_FIXED:-} || $app == wsecho ]] && continue
 		for s in $SERVERS; do
 			for pct in 50 80; do
 				rate=$(awk -v r="$slowest" -v p="$pct" 'BEGIN {printf "%d", r * p / 100}')
-				read -r mean max < <(fixed "$s" "$rate")
-				if [[ $pct == 50 ]]; then F50[$app,$s]+="$mean "; M50[$app,$s]+="$max "; else F80[$app,$s]+="$mean "; M80[$app,$s]+="$max "; fi
-				printf '  %-10s %-10s round %d: at %3d%% (%6d req/s) mean %8s ms  max %8s ms\n' "$app" "$s" "$round" "$pct" "$rate" "$mean" "$max" >&2
+				max_rps=$(median <<<"${RPS[$app,$s]}")
+				if awk -v a="$max_rps" -v b="$rate" 'BEGIN {exit !(a < b)}'; then
+					printf '  %-10s %-10s round %d: at %3d%% (%6d req/s): above its max, not measured\n' "$app" "$s" "$round" "$pct" "$rate" >&2
+					continue
+				fi
+				read -r p50 p99 _ < <(fixed_rate "$work/rate" "http://127.0.0.1:$(port_of "$s")/" "$rate" "$CONNECTIONS" "$DURATION" $CLIENT_CPU)
+				if [[ $pct == 50 ]]; then Q50[$app,$s]+="$p50 "; F50[$app,$s]+="$p99 "; else Q80[$app,$s]+="$p50 "; F80[$app,$s]+="$p99 "; fi
+				printf '  %-10s %-10s round %d: at %3d%% (%6d req/s) p50 %8s ms  p99 %8s ms\n' "$app" "$s" "$round" "$pct" "$rate" "$p50" "$p99" >&2
 			done
 		done
 	done
@@ -259,16 +261,16 @@ done
 
 echo
 echo "processes=$PROCESSES connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
-printf '%-10s %-10s %10s %9s %10s %10s %10s %10s %9s %10s %10s\n' app server "req/s" "p99 ms" "50% mean" "50% max" "80% mean" "80% max" "RSS KiB" "httpd/rps" "RSS ratio"
+printf '%-10s %-10s %10s %9s %9s %9s %9s %9s %9s %10s %10s\n' app server "req/s" "p99 ms" "50% p50" "50% p99" "80% p50" "80% p99" "RSS KiB" "httpd/rps" "RSS ratio"
 for app in $APPS; do
 	h_rps=$(median <<<"${RPS[$app,httpd]:-0}")
 	h_rss=${RSS[$app,httpd]:-0}
 	for s in $SERVERS; do
 		rps=$(median <<<"${RPS[$app,$s]}")
-		printf '%-10s %-10s %10.1f %9.3f %10s %10s %10s %10s %9d %10s %10s\n' "$app" "$s" "$rps" \
+		printf '%-10s %-10s %10.1f %9.3f %9s %9s %9s %9s %9d %10s %10s\n' "$app" "$s" "$rps" \
 			"$(median <<<"${P99[$app,$s]}")" \
-			"$(median <<<"${F50[$app,$s]:-}")" "$(median <<<"${M50[$app,$s]:-}")" \
-			"$(median <<<"${F80[$app,$s]:-}")" "$(median <<<"${M80[$app,$s]:-}")" \
+			"$(median <<<"${Q50[$app,$s]:-}" | grep . || echo -)" "$(median <<<"${F50[$app,$s]:-}" | grep . || echo -)" \
+			"$(median <<<"${Q80[$app,$s]:-}" | grep . || echo -)" "$(median <<<"${F80[$app,$s]:-}" | grep . || echo -)" \
 			"${RSS[$app,$s]}" \
 			"$(awk -v a="$h_rps" -v b="$rps" 'BEGIN {printf "%.2fx", b ? a/b : 0}')" \
 			"$(awk -v a="$h_rss" -v b="${RSS[$app,$s]}" 'BEGIN {printf "%.2fx", b ? a/b : 0}')"

@@ -301,7 +301,6 @@ path_of() {
 	esac
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 for s in $SERVERS; do start_server "$s"; done
 

@@ -242,7 +242,6 @@ declare -A ROWS=(
 	[metrics-1k]="httpd-metrics /1k.html -|httpd-bare /1k.html -"
 )
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 # request_args header: curl/wrk header arguments for a row's header.
 header_args() {

@@ -3,10 +3,16 @@
 # gthread), uWSGI and Apache mod_wsgi (daemon mode), with the same number
 # of processes and threads, on a hello-world app and a small Flask app.
 #
-# Every server is pinned to CPU 0 and wrk to CPU 1. Rounds alternate
-# between the servers; the report gives the median requests/s, the median
-# p99 latency, the requests in flight (req/s times mean latency), the RSS
-# per worker, and the ratios httpd/peer.
+# Every server is pinned to CPU 0 and the load generator to CPU 1. Rounds
+# alternate between the servers. Two measures per round:
+#  - max: wrk with CONNECTIONS keep-alive connections for DURATION: the
+#    saturated req/s, its p99 (mostly queueing) and the requests in
+#    flight (req/s times mean latency);
+#  - fixed rate: bench/rate offers 50% and 80% of the max req/s of the
+#    slower of httpd and uWSGI (from the first round) and gives the p99
+#    counted from when each request was due: the latency yardstick.
+# The report gives medians over the rounds, the spread (lowest-highest
+# req/s) of the rounds, the RSS per worker, and the ratios httpd/peer.
 #
 # Each peer runs in its best configuration that serves every one of wrk's
 # connections (measured on hello, 2 processes x 4 threads, 16 connections):
@@ -31,7 +37,8 @@
 # Usage: bench/wsgi/run.sh            (from the repository root, as root)
 # Environment: PROCESSES (2), THREADS (4), CONNECTIONS (16), DURATION (10s),
 #   ROUNDS (3), APPS ("hello flaskapp"), SERVERS (all), HTTPD (a prebuilt
-#   binary; default: go build ./cmd/httpd), NO_INSTALL=1 to skip apt-get.
+#   binary; default: go build ./cmd/httpd), NO_INSTALL=1 to skip apt-get,
+#   NO_FIXED=1 to skip the fixed-rate runs.
 set -euo pipefail
 
 PROCESSES=${PROCESSES:-2}
@@ -212,9 +219,9 @@ worker_rss() {
 	ps -o rss= -p "$(echo $pids | tr ' ' ,)" | awk '{s+=$1; n++} END {printf "%d", (n ? s/n : 0)}'
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A RPS=() P99=() RSS=() FLIGHT=()
+declare -A RPS=() P99=() RSS=() FLIGHT=() F50=() F80=()
+build_rate "$work"
 for app in $APPS; do
 	for s in $SERVERS; do
 		start_server "$s" "$app"
@@ -242,6 +249,36 @@ for app in $APPS; do
 			FLIGHT[$app,$s]+="$flight "
 			printf '  %-6s %-17s round %d: %10s req/s  p99 %8s ms  in flight %5s\n' "$app" "$s" "$round" "$rps" "$p99" "$flight" >&2
 		done
+		if [[ $round == 1 ]]; then
+			# Fixed rates: 50% and 80% of the max of the slower of httpd
+			# and uWSGI (the pair the latency target compares), or of
+			# every server when one of them is not run.
+			slowest=0
+			pair=""
+			for s in httpd uwsgi; do [[ " $SERVERS " == *" $s "* ]] && pair+="$s "; done
+			[[ $pair != "httpd uwsgi " ]] && pair=$SERVERS
+			for s in $pair; do
+				r=${RPS[$app,$s]% }
+				if [[ $slowest == 0 ]] || awk -v a="$r" -v b="$slowest" 'BEGIN {exit !(a < b)}'; then
+					slowest=$r
+				fi
+			done
+			echo "  $app: fixed rates from the max of the slower of ${pair% }: $slowest req/s" >&2
+		fi
+		[[ -n ${NO_FIXED:-} ]] && continue
+		for s in $SERVERS; do
+			for pct in 50 80; do
+				rate=$(awk -v r="$slowest" -v p="$pct" 'BEGIN {printf "%d", r * p / 100}')
+				max_rps=$(median <<<"${RPS[$app,$s]}")
+				if awk -v a="$max_rps" -v b="$rate" 'BEGIN {exit !(a < b)}'; then
+					printf '  %-6s %-17s round %d: at %3d%% (%6d req/s): above its max, not measured\n' "$app" "$s" "$round" "$pct" "$rate" >&2
+					continue
+				fi
+				read -r _ p99 _ < <(fixed_rate "$work/rate" "http://127.0.0.1:$(port_of "$s")/" "$rate" "$CONNECTIONS" "$DURATION" $CLIENT_CPU)
+				if [[ $pct == 50 ]]; then F50[$app,$s]+="$p99 "; else F80[$app,$s]+="$p99 "; fi
+				printf '  %-6s %-17s round %d: at %3d%% (%6d req/s) p99 %8s ms\n' "$app" "$s" "$round" "$pct" "$rate" "$p99" >&2
+			done
+		done
 	done
 	for s in $SERVERS; do
 		RSS[$app,$s]=$(worker_rss "$s")
@@ -251,19 +288,20 @@ done
 
 echo
 echo "processes=$PROCESSES threads=$THREADS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
-printf '%-6s %-17s %12s %10s %10s %14s %12s %12s %12s\n' app server "req/s" "p99 ms" "in flight" "RSS/worker KiB" "httpd/rps" "p99 ratio" "RSS ratio"
+printf '%-6s %-17s %10s %17s %9s %9s %9s %10s %10s %10s %10s\n' app server "req/s" "spread" "p99 ms" "50% p99" "80% p99" "in flight" "RSS KiB" "httpd/rps" "RSS ratio"
 for app in $APPS; do
 	h_rps=$(median <<<"${RPS[$app,httpd]:-0}")
-	h_p99=$(median <<<"${P99[$app,httpd]:-0}")
 	h_rss=${RSS[$app,httpd]:-0}
 	for s in $SERVERS; do
 		rps=$(median <<<"${RPS[$app,$s]}")
 		p99=$(median <<<"${P99[$app,$s]}")
 		rss=${RSS[$app,$s]}
 		flight=$(median <<<"${FLIGHT[$app,$s]}")
-		printf '%-6s %-17s %12.1f %10.3f %10.1f %14d %12s %12s %12s\n' "$app" "$s" "$rps" "$p99" "$flight" "$rss" \
+		spread=$(tr ' ' '\n' <<<"${RPS[$app,$s]}" | grep . | sort -g | awk 'NR == 1 {lo=$1} {hi=$1} END {printf "%.0f-%.0f", lo, hi}')
+		printf '%-6s %-17s %10.1f %17s %9.3f %9s %9s %10.1f %10d %10s %10s\n' "$app" "$s" "$rps" "$spread" "$p99" \
+			"$(median <<<"${F50[$app,$s]:-}" | grep . || echo -)" "$(median <<<"${F80[$app,$s]:-}" | grep . || echo -)" \
+			"$flight" "$rss" \
 			"$(awk -v a="$h_rps" -v b="$rps" 'BEGIN {printf "%.2fx", b ? a/b : 0}')" \
-			"$(awk -v a="$h_p99" -v b="$p99" 'BEGIN {printf "%.2fx", b ? a/b : 0}')" \
 			"$(awk -v a="$h_rss" -v b="$rss" 'BEGIN {printf "%.2fx", b ? a/b : 0}')"
 	done
 done

@@ -114,6 +114,7 @@ class Conn(asyncio.BufferedProtocol):
         self.closed = loop.create_future()
         self.out = []
         self.flush_soon = False
+        self.spawned = False  # buffer_updated started a task
 
     # asyncio.BufferedProtocol: the transport reads straight into rbuf,
     # so no read allocates (a plain Protocol gets a fresh bytes object
@@ -152,6 +153,13 @@ class Conn(asyncio.BufferedProtocol):
             s = streams.get(sid)
             if s is not None:
                 s.frame(t, payload)
+        if self.spawned and not self.flush_soon:
+            # The tasks just created run in the loop's next turn; a flush
+            # queued behind them sends their answers in that same turn,
+            # not one turn (and one more poll) later.
+            self.flush_soon = True
+            self.loop.call_soon(self.flush)
+        self.spawned = False
         if pos:
             rest = n - pos
             if rest:
@@ -251,6 +259,7 @@ class Conn(asyncio.BufferedProtocol):
             s = HTTP(self, sid, f[1])
         self.streams[sid] = s
         s.task = self.loop.create_task(self.run(s, scope), name='asgi request')
+        self.spawned = True
 
     async def run(self, s, scope):
         err = b''
