@@ -189,10 +189,14 @@ stop_server() {
 
 # worker_rss NAME: mean RSS in KiB of the processes that run the Python
 # app: the server's children, or the server itself when it has none (a
-# single-process uvicorn).
+# single-process uvicorn). uvicorn --workers starts them with
+# multiprocessing, whose resource tracker is a child too (about 11 MiB,
+# running no app): it is left out.
 worker_rss() {
-	local name=$1 pid=${PIDS[$1]} pids
-	pids=$(pgrep -P "$pid" || true)
+	local name=$1 pid=${PIDS[$1]} pids="" c
+	for c in $(pgrep -P "$pid" || true); do
+		grep -q resource_tracker "/proc/$c/cmdline" 2>/dev/null || pids+="$c "
+	done
 	[[ -z $pids ]] && pids=$pid
 	ps -o rss= -p "$(echo $pids | tr ' ' ,)" | awk '{s+=$1; n++} END {printf "%d", (n ? s/n : 0)}'
 }

@@ -12,8 +12,8 @@
 // prints no percentiles.
 //
 // A server that closes the connection after a response (Connection:
-// close, HTTP/1.0 style) is reconnected to; the reconnect counts in the
-// latency of the next request.
+// close, HTTP/1.0 style, or silently) is reconnected to; the reconnect
+// counts in the latency of the next request.
 //
 // Output, one "name value" per line: requests, errors, offered (req/s),
 // achieved (req/s), and p50, p90, p99, p999 and max in milliseconds.
@@ -75,9 +75,20 @@ func main() {
 					}
 				}
 				keep, err := c.do(req)
+				if err != nil && c.used {
+					// A kept connection the server had closed (as
+					// uWSGI's --http-socket does after each answer
+					// while speaking HTTP/1.1): once more on a new one.
+					c.close()
+					if c, err = dial(u.Host); err == nil {
+						keep, err = c.do(req)
+					}
+				}
 				if err != nil {
 					bad++
-					c.close()
+					if c != nil {
+						c.close()
+					}
 					c = nil
 					continue
 				}
@@ -136,8 +147,9 @@ func main() {
 }
 
 type client struct {
-	nc net.Conn
-	br *bufio.Reader
+	nc   net.Conn
+	br   *bufio.Reader
+	used bool // a response came on it
 }
 
 func dial(addr string) (*client, error) {
@@ -166,6 +178,7 @@ func (c *client) do(req []byte) (keep bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	c.used = true
 	if resp.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("status %d", resp.StatusCode)
 	}
