@@ -32,3 +32,21 @@ fixed_rate() {
 	fi
 	awk '$1 == "p50" {a=$2} $1 == "p99" {b=$2} $1 == "max" {c=$2} END {print a, b, c}' <<<"$out"
 }
+
+# slower_max APP PEER prints the first-round max req/s of the slower of
+# httpd and PEER (the pair a latency target compares), or of every server
+# in SERVERS when one of the two is not run, from the caller's RPS array
+# (keys "APP,SERVER", values the rounds' req/s); it says which on stderr.
+slower_max() {
+	local app=$1 peer=$2 s r slowest=0 pair=""
+	for s in httpd "$peer"; do [[ " $SERVERS " == *" $s "* ]] && pair+="$s "; done
+	[[ $pair != "httpd $peer " ]] && pair=$SERVERS
+	for s in $pair; do
+		r=${RPS[$app,$s]%% *}
+		if [[ $slowest == 0 ]] || awk -v a="$r" -v b="$slowest" 'BEGIN {exit !(a < b)}'; then
+			slowest=$r
+		fi
+	done
+	echo "  $app: fixed rates from the max of the slower of ${pair% }: $slowest req/s" >&2
+	echo "$slowest"
+}

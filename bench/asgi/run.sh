@@ -225,23 +225,7 @@ for app in $APPS; do
 			P99[$app,$s]+="$p99 "
 			printf '  %-10s %-10s round %d: %10s req/s  p99 %8s ms\n' "$app" "$s" "$round" "$rps" "$p99" >&2
 		done
-		if [[ $round == 1 ]]; then
-			# The fixed rates come from the slower of httpd and uvicorn
-			# (the pair the targets compare), or of every server when one
-			# of them is not run. A server whose own max is below a rate
-			# is not measured at it: it could only queue without end.
-			slowest=0
-			pair=""
-			for s in httpd uvicorn; do [[ " $SERVERS " == *" $s "* ]] && pair+="$s "; done
-			[[ $pair != "httpd uvicorn " ]] && pair=$SERVERS
-			for s in $pair; do
-				r=${RPS[$app,$s]% }
-				if [[ $slowest == 0 ]] || awk -v a="$r" -v b="$slowest" 'BEGIN {exit !(a < b)}'; then
-					slowest=$r
-				fi
-			done
-			echo "  $app: fixed rates from the max of the slower of ${pair% }: $slowest req/s" >&2
-		fi
+		[[ $round == 1 ]] && slowest=$(slower_max "$app" uvicorn)
 		[[ -n ${NO_FIXED:-} || $app == wsecho ]] && continue
 		for s in $SERVERS; do
 			for pct in 50 80; do

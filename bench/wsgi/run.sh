@@ -249,22 +249,7 @@ for app in $APPS; do
 			FLIGHT[$app,$s]+="$flight "
 			printf '  %-6s %-17s round %d: %10s req/s  p99 %8s ms  in flight %5s\n' "$app" "$s" "$round" "$rps" "$p99" "$flight" >&2
 		done
-		if [[ $round == 1 ]]; then
-			# Fixed rates: 50% and 80% of the max of the slower of httpd
-			# and uWSGI (the pair the latency target compares), or of
-			# every server when one of them is not run.
-			slowest=0
-			pair=""
-			for s in httpd uwsgi; do [[ " $SERVERS " == *" $s "* ]] && pair+="$s "; done
-			[[ $pair != "httpd uwsgi " ]] && pair=$SERVERS
-			for s in $pair; do
-				r=${RPS[$app,$s]% }
-				if [[ $slowest == 0 ]] || awk -v a="$r" -v b="$slowest" 'BEGIN {exit !(a < b)}'; then
-					slowest=$r
-				fi
-			done
-			echo "  $app: fixed rates from the max of the slower of ${pair% }: $slowest req/s" >&2
-		fi
+		[[ $round == 1 ]] && slowest=$(slower_max "$app" uwsgi)
 		[[ -n ${NO_FIXED:-} ]] && continue
 		for s in $SERVERS; do
 			for pct in 50 80; do
