@@ -458,6 +458,17 @@ func TestASGIRaw(t *testing.T) {
 		if typ, s := wsRead(t, c); typ != websocket.MessageBinary || s != "\x00\x01\xff" {
 			t.Fatalf("got %v %q", typ, s)
 		}
+		// A message larger than the worker's read buffer (256 KiB), twice:
+		// the buffer grows for it and shrinks back after.
+		big := make([]byte, 3<<20)
+		rand.New(rand.NewSource(2)).Read(big)
+		c.SetReadLimit(4 << 20)
+		for range 2 {
+			wsWrite(t, c, websocket.MessageBinary, string(big))
+			if typ, s := wsRead(t, c); typ != websocket.MessageBinary || s != string(big) {
+				t.Fatalf("3 MiB message: got %v, %d bytes, equal %v", typ, len(s), s == string(big))
+			}
+		}
 		// Many messages in flight at once.
 		for i := 0; i < 100; i++ {
 			wsWrite(t, c, websocket.MessageText, fmt.Sprint(i))

@@ -116,10 +116,7 @@ func (w *worker) writer() {
 		select {
 		case <-w.wkick:
 		case <-w.gone:
-			w.wmu.Lock()
-			w.werr = errWorkerGone
-			w.wbuf = nil
-			w.wmu.Unlock()
+			w.fail(errWorkerGone)
 			return
 		}
 		runtime.Gosched()
@@ -130,16 +127,21 @@ func (w *worker) writer() {
 			continue
 		}
 		if _, err := w.data.Write(out); err != nil {
-			w.wmu.Lock()
-			w.werr = err
-			w.wbuf = nil
-			w.wmu.Unlock()
+			w.fail(err)
 			return
 		}
 		if cap(out) > 1<<20 {
 			out = nil // a large body went through; let it go
 		}
 	}
+}
+
+// fail makes every later write return err and drops what is queued.
+func (w *worker) fail(err error) {
+	w.wmu.Lock()
+	w.werr = err
+	w.wbuf = nil
+	w.wmu.Unlock()
 }
 
 // kill sends SIGKILL to the worker's process group.
