@@ -88,7 +88,6 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 	m, c, w := ex.m, ex.c, ex.w
 	ex.dl = deadlines{nc: c.nc, timeout: m.Timeout}
 	ex.out = stream{ex: ex}
-	fresh := !c.reused
 	// Watched late: most answers come back before watching the client
 	// would pay for itself (see upstream.AfterFuncLate).
 	stop := upstream.AfterFuncLate(ex.r.Context(), upstream.WatchDelay, func() {
@@ -105,10 +104,6 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 		finished = true
 		ex.stopStdin()
 		stopped := stop()
-		if fresh {
-			m.pool.answered()
-			fresh = false
-		}
 		ex.flushStderr()
 		// Bytes after END_REQUEST would be taken for the next request's
 		// answer: such a connection is not kept.
@@ -146,10 +141,7 @@ func (ex *exchange) run(head []byte) (err error, retry bool) {
 		return ex.failure(err, "before the response header"), retry
 	}
 	ex.dl.gotHeader()
-	if fresh {
-		m.pool.answered()
-		fresh = false
-	}
+	m.pool.answered(c)
 
 	if hdr.LocalRedirect() {
 		// An internal redirect: the rest of the answer is discarded and

@@ -252,9 +252,10 @@ func TestFastCGIKeepConn(t *testing.T) {
 	}
 
 	// A kept connection the responder closed is noticed, not used.
-	f.m.pool.mu.Lock()
-	f.m.pool.idle[0].nc.(*net.UnixConn).CloseRead()
-	f.m.pool.mu.Unlock()
+	r := f.m.pool.resp
+	r.mu.Lock()
+	r.idle[0].nc.(*net.UnixConn).CloseRead()
+	r.mu.Unlock()
 	if resp, got := f.get("/info.php"); resp.StatusCode != 200 || got != "ok" {
 		t.Fatalf("after the peer closed: %d %q (%v)", resp.StatusCode, got, f.lastError())
 	}
@@ -630,9 +631,10 @@ func TestFastCGICleanup(t *testing.T) {
 	if resp, _ := f.get("/info.php"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
-	f.m.pool.mu.Lock()
-	nc := f.m.pool.idle[0].nc
-	f.m.pool.mu.Unlock()
+	r := f.m.pool.resp
+	r.mu.Lock()
+	nc := r.idle[0].nc
+	r.mu.Unlock()
 	f.m.pool.close()
 	if _, err := nc.Write([]byte{0}); err == nil {
 		t.Error("the idle connection is still open after cleanup")
@@ -766,7 +768,10 @@ func TestFastCGIWorkersHeldByIdleConns(t *testing.T) {
 			t.Errorf("request %d took %v", i, d)
 		}
 	}
-	if n := a.m.pool.idleCount() + b.m.pool.idleCount(); n > 1 {
+	if a.m.pool.resp != b.m.pool.resp {
+		t.Fatal("two mounts to one address do not share their connections")
+	}
+	if n := a.m.pool.idleCount(); n > 1 {
 		t.Errorf("%d idle connections to a responder with one worker", n)
 	}
 }

@@ -56,7 +56,7 @@ func (m *Module) run(w http.ResponseWriter, r *http.Request, s *script) error {
 	}
 	head := m.head(r, s, length, body == nil)
 	for attempt := 0; ; attempt++ {
-		c, err := m.pool.get(r.Context())
+		c, err := m.pool.get(r.Context(), body != nil)
 		if err != nil {
 			switch {
 			case r.Context().Err() != nil:

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"httpd/internal/upstream"
 	"httpd/modules/fastcgi/fcgi"
 	"httpd/registry"
 )
@@ -17,56 +20,94 @@ import (
 // errPoolClosed is the error of get after close.
 var errPoolClosed = errors.New("the mount is shutting down")
 
+// How long a request waits for a connection to come back before it
+// opens one, and how long a new connection may wait for its first
+// answer before a kept one is closed to make room for it: four times
+// the usual time of a request, within these bounds.
+const (
+	minPatience = 2 * time.Millisecond
+	maxPatience = 50 * time.Millisecond
+)
+
+// probeEvery is how long after a new connection found every worker
+// taken the next is opened to find out whether the responder has grown
+// (PHP-FPM's dynamic and ondemand pools start workers as connections
+// come). After one that found a worker free, the next goes at once.
+const probeEvery = time.Second
+
 // conn is one connection to the responder, carrying one request at a
 // time (request id 1).
 type conn struct {
 	nc     net.Conn
 	rd     *fcgi.Reader
 	reused bool // it served a request before
+
+	since time.Time // when its current request took it (set before it is shared)
+	// The responder's, under its mutex.
+	fresh bool // opened for this request, no answer yet
+	freed bool // a kept connection was closed to make room for it
 }
 
-// pool keeps idle connections to one responder for reuse.
-//
-// PHP-FPM ties one of its workers to each connection that asked to be
-// kept, for as long as it stays open: a pooled connection holds a worker
-// even while idle. When every worker is held, a new connection waits in
-// the responder's backlog until one is closed. So while any request
-// waits for the first answer on a connection it just opened, no idle
-// connection to that responder is kept, by this pool or any other (the
-// mounts of other vhosts, or of the generation being retired, often
-// share one PHP-FPM pool): those idle are closed when the new one is
-// opened, and those given back are closed, so that the workers they held
-// take the waiting connection.
+// pool is one mount's handle on the connections to its responder, with
+// the mount's counters; the connections themselves are the responder's.
 type pool struct {
 	network, address string
 	maxIdle          int
 	resp             *responder // shared with the other pools to the address
-
-	mu     sync.Mutex // guards idle, closed, lastErr and down
-	idle   []*conn    // most recently used last
-	closed bool
+	closed           atomic.Bool
 
 	// For Report: connections out (taken by get, not yet put back),
 	// connections handed out, dials that failed and the last failure.
 	busy     atomic.Int64
 	requests atomic.Uint64
 	failures atomic.Uint64
+	mu       sync.Mutex // guards lastErr and down
 	lastErr  string
 	down     bool // the last dial failed
 }
 
-// responder is what the pools to one address share.
+// responder keeps the connections to one address for every mount of the
+// server that uses it, in any vhost or generation.
+//
+// PHP-FPM ties one of its workers to each connection that asked to be
+// kept, for as long as it stays open, and has no way to say how many
+// workers it has (FCGI_GET_VALUES answers FCGI_MPXS_CONNS only). A
+// connection opened while every worker is held waits in its backlog, so
+// opening one per request under load costs a connect, an accept and a
+// close on both sides for nothing. So the responder learns how many
+// connections the address has answered at once (proven) and, once it
+// holds that many and connections are coming back, has a request wait for
+// the next one given back instead of opening another. It opens one
+// anyway when it holds fewer, when none came back for a while (every
+// worker busy with long requests: the address may have more), and once a
+// second while requests wait, to notice a pool that grew.
+//
+// A new connection may instead sit in the backlog behind the kept ones.
+// So while any waits for its first answer no connection is kept idle, and
+// once one has waited longer than a request usually takes, the next
+// connection given back is closed, once for each such new connection,
+// so that the worker it held takes the new one.
 type responder struct {
-	fresh atomic.Int32 // requests on new connections with no answer yet
-
-	mu    sync.Mutex // guards pools; taken before a pool's mu
-	pools map[*pool]struct{}
+	mu      sync.Mutex
+	pools   map[*pool]struct{}
+	maxIdle int       // the largest max_idle_conns of the pools
+	idle    []*conn   // most recently used last
+	waiting []*waiter // requests waiting for a connection, oldest first
+	fresh   []*conn   // open connections with no answer yet, oldest first
+	open    int       // connections open, dials under way included
+	dialing int       // dials under way
+	proven  int       // the most connections answered at once
+	usual   time.Duration
+	lastPut time.Time // when a connection last came back fit for reuse
+	probeAt time.Time // no new connection to find more workers before
 }
 
-// newPool opens a pool to network and address. The responder's state is
-// kept in shared under "fastcgi network address", so that every mount of
-// the server that connects to it, in any vhost or generation, sees the
-// others' waiting connections.
+// waiter is a request waiting for a connection: it gets one given back,
+// or nil when a connection was closed and it may open one.
+type waiter struct{ ch chan *conn }
+
+// newPool opens a pool to network and address. The responder is kept in
+// shared under "fastcgi network address".
 func newPool(shared *registry.Shared, network, address string, maxIdle int) *pool {
 	p := &pool{network: network, address: address, maxIdle: maxIdle}
 	key := network + " " + address
@@ -75,42 +116,160 @@ func newPool(shared *registry.Shared, network, address string, maxIdle int) *poo
 	}).(*responder)
 	r.mu.Lock()
 	r.pools[p] = struct{}{}
+	r.maxIdle = max(r.maxIdle, maxIdle)
 	r.mu.Unlock()
 	p.resp = r
 	return p
 }
 
-// get returns an idle connection that is still open, or a new one. A new
-// one counts as fresh until answered (see answered), and its opening
-// closes every idle connection to the responder.
-func (p *pool) get(ctx context.Context) (*conn, error) {
+// get returns a connection for one request: an idle one still open, one
+// given back by another request, or a new one (see responder). A new one
+// is fresh until answered. checked asks for a connection handed over
+// from another request to be checked too (a request with a body, which
+// cannot be sent again).
+func (p *pool) get(ctx context.Context, checked bool) (*conn, error) {
+	r := p.resp
 	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
+		if p.closed.Load() {
 			return nil, errPoolClosed
 		}
-		var c *conn
-		if n := len(p.idle); n > 0 {
-			c = p.idle[n-1]
-			p.idle[n-1] = nil
-			p.idle = p.idle[:n-1]
+		r.mu.Lock()
+		if n := len(r.idle); n > 0 {
+			c := r.idle[n-1]
+			r.idle[n-1] = nil
+			r.idle = r.idle[:n-1]
+			r.mu.Unlock()
+			if alive(c.nc) {
+				return p.took(c), nil
+			}
+			r.discard(c)
+			continue
 		}
-		p.mu.Unlock()
-		if c == nil {
-			break
+		now := time.Now()
+		if r.mayOpen(now) {
+			return p.dial(ctx, now)
 		}
-		if alive(c.nc) {
-			c.reused = true
-			p.busy.Add(1)
-			p.requests.Add(1)
-			return c, nil
+		w := &waiter{ch: make(chan *conn, 1)}
+		r.waiting = append(r.waiting, w)
+		patience := r.patience()
+		r.mu.Unlock()
+		c, err := p.wait(ctx, w, patience)
+		switch {
+		case err != nil:
+			return nil, err
+		case c == nil:
+			r.mu.Lock()
+			return p.dial(ctx, time.Now())
+		case checked && !alive(c.nc):
+			r.discard(c)
+			continue
 		}
-		c.nc.Close()
+		return p.took(c), nil
 	}
+}
+
+// took counts c as handed out again.
+func (p *pool) took(c *conn) *conn {
+	c.reused = true
+	c.since = time.Now() // its own now: nobody else touches it
+	p.busy.Add(1)
+	p.requests.Add(1)
+	return c
+}
+
+// mayOpen reports whether a request finding no idle connection opens one
+// rather than waiting. Called with r.mu held.
+func (r *responder) mayOpen(now time.Time) bool {
+	switch {
+	case r.open < r.proven || r.open == 0:
+		return true
+	case now.Sub(r.lastPut) > r.patience():
+		return true // all busy for a while: the address may have more workers
+	}
+	// One at a time, to find out whether it has more workers.
+	return r.dialing == 0 && len(r.fresh) == 0 && !now.Before(r.probeAt)
+}
+
+// patience is four times the usual time of a request, within bounds.
+// Called with r.mu held.
+func (r *responder) patience() time.Duration {
+	return min(max(4*r.usual, minPatience), maxPatience)
+}
+
+// wait waits for w to get a connection (or nil: open one). Every
+// patience it asks mayOpen whether to open one itself; the client going
+// away ends the wait once it has lasted upstream.WatchDelay (asking for
+// the context's Done costs something).
+func (p *pool) wait(ctx context.Context, w *waiter, patience time.Duration) (*conn, error) {
+	r := p.resp
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	var done <-chan struct{}
+	var waited time.Duration
+	for {
+		select {
+		case c := <-w.ch:
+			return c, nil
+		case <-done:
+			if r.forget(w) {
+				return nil, ctx.Err()
+			}
+			if c := <-w.ch; c != nil {
+				p.busy.Add(1) // put takes it away again
+				p.put(c, true)
+			} else {
+				r.letOpen()
+			}
+			return nil, ctx.Err()
+		case now := <-t.C:
+			r.mu.Lock()
+			if !slices.Contains(r.waiting, w) {
+				r.mu.Unlock()
+				return <-w.ch, nil
+			}
+			if r.mayOpen(now) {
+				r.waiting = slices.DeleteFunc(r.waiting, func(x *waiter) bool { return x == w })
+				r.mu.Unlock()
+				return nil, nil
+			}
+			r.mu.Unlock()
+			waited += patience
+			if done == nil && waited >= upstream.WatchDelay {
+				done = ctx.Done()
+			}
+			t.Reset(patience)
+		}
+	}
+}
+
+// forget takes w off the queue, reporting false when it was handed
+// something meanwhile.
+func (r *responder) forget(w *waiter) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.waiting)
+	r.waiting = slices.DeleteFunc(r.waiting, func(x *waiter) bool { return x == w })
+	return len(r.waiting) < n
+}
+
+// dial opens a new connection. Called with r.mu held; returns with it
+// released.
+func (p *pool) dial(ctx context.Context, now time.Time) (*conn, error) {
+	r := p.resp
+	r.open++
+	r.dialing++
+	r.mu.Unlock()
 	d := net.Dialer{Timeout: DialTimeout}
 	nc, err := d.DialContext(ctx, p.network, p.address)
+	r.mu.Lock()
+	r.dialing--
 	if err != nil {
+		r.open--
+		w := r.next()
+		r.mu.Unlock()
+		if w != nil {
+			w.ch <- nil // its turn to try
+		}
 		if ctx.Err() == nil {
 			p.failures.Add(1)
 			p.mu.Lock()
@@ -119,88 +278,179 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		}
 		return nil, err
 	}
+	c := &conn{nc: nc, rd: fcgi.NewReader(nc, 16<<10), since: now, fresh: true}
+	r.fresh = append(r.fresh, c)
+	r.mu.Unlock()
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
 	p.busy.Add(1)
 	p.requests.Add(1)
-	p.resp.fresh.Add(1)
-	p.resp.drainAll()
-	return &conn{nc: nc, rd: fcgi.NewReader(nc, 16<<10)}, nil
+	return c, nil
 }
 
-// answered records that a new connection got its first answer, or gave
-// up waiting for it. It is called once for each new connection.
-func (p *pool) answered() { p.resp.fresh.Add(-1) }
+// answered records that c got its first answer: the responder has
+// answered that many connections at once. When that is more than before,
+// and no kept connection had to be closed for c, the responder may have
+// more workers still: the oldest waiting request opens another.
+func (p *pool) answered(c *conn) {
+	r := p.resp
+	r.mu.Lock()
+	if !r.unfresh(c) {
+		r.mu.Unlock()
+		return
+	}
+	var w *waiter
+	if n := r.held(); n > r.proven && !c.freed {
+		r.proven = n
+		r.probeAt = time.Time{}
+		w = r.next()
+	}
+	r.mu.Unlock()
+	if w != nil {
+		w.ch <- nil
+	}
+}
 
-// put gives c back. It is kept when reusable and there is room, and no
-// request waits on a new connection to the responder; else closed.
+// letOpen passes the leave to open a connection on to the oldest
+// waiting request.
+func (r *responder) letOpen() {
+	r.mu.Lock()
+	w := r.next()
+	r.mu.Unlock()
+	if w != nil {
+		w.ch <- nil
+	}
+}
+
+// held is the number of the responder's workers the connections hold:
+// those answered, and the new ones a kept connection was closed for.
+// Called with r.mu held.
+func (r *responder) held() int {
+	n := r.open - r.dialing - len(r.fresh)
+	for _, c := range r.fresh {
+		if c.freed {
+			n++
+		}
+	}
+	return n
+}
+
+// unfresh takes c off the fresh list, reporting whether it was on it.
+// Called with r.mu held.
+func (r *responder) unfresh(c *conn) bool {
+	if !c.fresh {
+		return false
+	}
+	c.fresh = false
+	r.fresh = slices.DeleteFunc(r.fresh, func(x *conn) bool { return x == c })
+	return true
+}
+
+// put gives c back after a request. When reusable it goes, in this
+// order: closed to make room for a new connection stuck behind it (see
+// responder), to the oldest waiting request, or to the idle list (when
+// there is room and no new connection waits for an answer). Anything else
+// closes it, and a waiting request may then open one.
 func (p *pool) put(c *conn, reusable bool) {
 	p.busy.Add(-1)
+	r := p.resp
+	r.mu.Lock()
+	r.unfresh(c)
+	now := time.Now()
 	if reusable {
-		p.mu.Lock()
-		kept := !p.closed && len(p.idle) < p.maxIdle
-		if kept {
-			p.idle = append(p.idle, c)
+		r.usual += (now.Sub(c.since) - r.usual) / 8
+		r.lastPut = now
+		if s := r.stuck(now); s != nil {
+			s.freed = true
+			r.open--
+			r.proven = r.held() // every worker was taken
+			r.probeAt = now.Add(probeEvery)
+			r.mu.Unlock()
+			c.nc.Close()
+			return
 		}
-		p.mu.Unlock()
-		if kept {
-			// Read after the append: either a new connection's
-			// drainAll sees c, or this sees its count.
-			if p.resp.fresh.Load() > 0 {
-				p.drain()
-			}
+		if w := r.next(); w != nil {
+			r.mu.Unlock()
+			w.ch <- c
+			return
+		}
+		if len(r.fresh) == 0 && r.dialing == 0 && len(r.idle) < r.maxIdle && len(r.pools) > 0 {
+			r.idle = append(r.idle, c)
+			r.mu.Unlock()
 			return
 		}
 	}
+	r.open--
+	w := r.next()
+	r.mu.Unlock()
+	c.nc.Close()
+	if w != nil {
+		w.ch <- nil
+	}
+}
+
+// stuck is the oldest new connection that has waited for its first
+// answer longer than a request usually takes, with no connection closed
+// for it yet. Called with r.mu held.
+func (r *responder) stuck(now time.Time) *conn {
+	for _, c := range r.fresh {
+		if !c.freed && now.Sub(c.since) > r.patience() {
+			return c
+		}
+	}
+	return nil
+}
+
+// next takes the oldest waiting request off the queue. Called with r.mu
+// held.
+func (r *responder) next() *waiter {
+	if len(r.waiting) == 0 {
+		return nil
+	}
+	w := r.waiting[0]
+	r.waiting[0] = nil
+	r.waiting = r.waiting[1:]
+	return w
+}
+
+// discard closes a connection found closed by the responder.
+func (r *responder) discard(c *conn) {
+	r.mu.Lock()
+	r.open--
+	r.mu.Unlock()
 	c.nc.Close()
 }
 
-// drain closes the pool's idle connections.
-func (p *pool) drain() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.nc.Close()
-	}
-}
-
-// drainAll closes the idle connections of every pool to the responder.
-func (r *responder) drainAll() {
-	r.mu.Lock()
-	pools := make([]*pool, 0, len(r.pools))
-	for p := range r.pools {
-		pools = append(pools, p)
-	}
-	r.mu.Unlock()
-	for _, p := range pools {
-		p.drain()
-	}
-}
-
-// idleCount is the number of idle connections.
+// idleCount is the number of idle connections to the responder.
 func (p *pool) idleCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
+	r := p.resp
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.idle)
 }
 
-// close closes the idle connections; connections given back later are
-// closed too, and get fails.
+// close ends the pool: get fails from now on. The idle connections are
+// closed with the last pool to the address.
 func (p *pool) close() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.nc.Close()
-	}
+	p.closed.Store(true)
 	r := p.resp
 	r.mu.Lock()
 	delete(r.pools, p)
+	r.maxIdle = 0
+	for q := range r.pools {
+		r.maxIdle = max(r.maxIdle, q.maxIdle)
+	}
+	var idle []*conn
+	if len(r.pools) == 0 {
+		idle = r.idle
+		r.idle = nil
+		r.open -= len(idle)
+	}
 	r.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
 }
 
 // alive reports whether an idle connection is still open: the responder

@@ -3,7 +3,7 @@ package fastcgi
 import "httpd/registry"
 
 // Report gives the responder's state for the status page and metrics:
-// requests being served (busy), kept idle connections, and the
+// requests being served (busy), idle connections kept to the address, and the
 // responder as one upstream, healthy unless the last attempt to connect
 // to it failed.
 func (m *Module) Report() registry.Report {
@@ -13,8 +13,9 @@ func (m *Module) Report() registry.Report {
 		return rep
 	}
 	p.mu.Lock()
-	last, idle, down := p.lastErr, len(p.idle), p.down
+	last, down := p.lastErr, p.down
 	p.mu.Unlock()
+	idle := p.idleCount()
 	busy := int(p.busy.Load())
 	rep.Workers = &registry.PoolReport{Busy: busy, Idle: idle, Max: max(m.MaxIdleConns, busy+idle)}
 	failures := p.failures.Load()

@@ -48,11 +48,11 @@ func TestFastCGIReport(t *testing.T) {
 		{"fresh", func(*testing.T) {}, 0, 0, 0, 0, true},
 		{"two taken", func(t *testing.T) {
 			for range 2 {
-				c, err := m.pool.get(context.Background())
+				c, err := m.pool.get(context.Background(), false)
 				if err != nil {
 					t.Fatal(err)
 				}
-				m.pool.answered()
+				m.pool.answered(c)
 				held = append(held, c)
 			}
 		}, 2, 0, 2, 0, true},
@@ -62,9 +62,16 @@ func TestFastCGIReport(t *testing.T) {
 			}
 		}, 0, 2, 2, 0, true},
 		{"responder gone", func(t *testing.T) {
-			m.pool.drain()
+			r := m.pool.resp
+			r.mu.Lock()
+			for _, c := range r.idle {
+				c.nc.Close()
+			}
+			r.open -= len(r.idle)
+			r.idle = nil
+			r.mu.Unlock()
 			ln.Close()
-			if _, err := m.pool.get(context.Background()); err == nil {
+			if _, err := m.pool.get(context.Background(), false); err == nil {
 				t.Fatal("get succeeded with no responder")
 			}
 		}, 0, 0, 2, 1, false},
