@@ -2,17 +2,12 @@ package wsgi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -79,7 +74,7 @@ func (m *Module) runCheck(ctx context.Context, python string) (string, error) {
 		child.Close()
 		return "", fmt.Errorf("control socket: %w", err)
 	}
-	var out tailBuffer
+	var out pyworker.TailBuffer
 	cmd := exec.Command(python, "-", "httpd wsgi "+pyworker.TitleField(m.Prefix)+" import check")
 	cmd.Stdin = strings.NewReader(workerPy)
 	cmd.Dir = filepath.Dir(m.Script)
@@ -123,9 +118,6 @@ func (m *Module) runCheck(ctx context.Context, python string) (string, error) {
 	return "", fmt.Errorf("the worker exited without reporting (%s)", pyworker.LastLine(msg))
 }
 
-// fileLineRE finds the frames of a Python traceback.
-var fileLineRE = regexp.MustCompile(`(?m)^\s*File "([^"]+)", line (\d+)`)
-
 // importDiagnostic turns an import traceback into a diagnostic at the
 // innermost frame in a real file (not "<frozen ...>" or "<stdin>"), or
 // at the block when there is none.
@@ -135,49 +127,11 @@ func importDiagnostic(m *Module, tb string) *hcl.Diagnostic {
 		Summary:  "WSGI application failed to import",
 		Subject:  m.DefRange.Ptr(),
 	}
-	frames := fileLineRE.FindAllStringSubmatch(tb, -1)
-	slices.Reverse(frames)
-	for _, f := range frames {
-		if strings.HasPrefix(f[1], "<") {
-			continue
-		}
-		line, _ := strconv.Atoi(f[2])
+	if file, line, ok := pyworker.TracebackSite(tb); ok {
 		pos := hcl.Pos{Line: line, Column: 1}
-		d.Subject = &hcl.Range{Filename: f[1], Start: pos, End: pos}
-		break
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(tb, "\n"), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), `File "<stdin>"`) { // the worker program's own frames
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > checkTailLines {
-		lines = append([]string{"  ..."}, lines[len(lines)-checkTailLines:]...)
+		d.Subject = &hcl.Range{Filename: file, Start: pos, End: pos}
 	}
 	d.Detail = fmt.Sprintf("%s (wsgi_script_alias %q at %s:%d loads %s). Traceback, last lines:\n%s\nFix the application, or run httpd -t -no-import to skip this check.",
-		pyworker.LastLine(tb), m.Prefix, m.DefRange.Filename, m.DefRange.Start.Line, m.Script, strings.Join(lines, "\n"))
+		pyworker.LastLine(tb), m.Prefix, m.DefRange.Filename, m.DefRange.Start.Line, m.Script, pyworker.TracebackTail(tb, checkTailLines))
 	return d
-}
-
-// tailBuffer keeps the last 16 KiB written to it.
-type tailBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if n := len(t.buf); n > 16<<10 {
-		t.buf = append(t.buf[:0], t.buf[n-16<<10:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(bytes.Clone(t.buf))
 }
