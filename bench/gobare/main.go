@@ -11,6 +11,14 @@
 // headers map, no date: the floor of any Go server that keeps a
 // goroutine per connection on the runtime's netpoller, plain or over
 // crypto/tls, which is what bench/RESULTS.md compares h2o with.
+//
+// With -raw -proxy-to host:port it is the floor of a Go reverse proxy
+// instead: each client connection gets one kept connection to the
+// upstream, each request head read is written to it as it came, and the
+// answer (a head and a Content-Length body) is read whole and written to
+// the client in one write. Two reads and two writes per request, nothing
+// parsed beyond Content-Length: what bench/proxy's proxy-1k costs a Go
+// server with a goroutine per connection before any proxy logic.
 package main
 
 import (
@@ -36,6 +44,7 @@ func main() {
 	hello := flag.Bool("hello", false, "answer every request with 1 KiB from memory")
 	debug := flag.String("debug", "", "serve net/http/pprof on this address too")
 	raw := flag.Bool("raw", false, "answer every request with 1 KiB, without net/http")
+	proxyTo := flag.String("proxy-to", "", "with -raw: pass every request to this upstream instead")
 	flag.Parse()
 	if *debug != "" {
 		go func() { log.Fatal(http.ListenAndServe(*debug, nil)) }() // DefaultServeMux has pprof
@@ -67,6 +76,10 @@ func main() {
 			f.Close()
 			os.Exit(0)
 		}()
+	}
+	if *raw && *proxyTo != "" {
+		serveProxy(*addr, *proxyTo)
+		return
 	}
 	if *raw {
 		serveRaw(*addr, *tlsAddr, *cert, *key)
@@ -149,6 +162,84 @@ func rawConn(c net.Conn) {
 			if _, err := c.Write(out); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// serveProxy is -raw -proxy-to: see the package doc.
+func serveProxy(addr, upstream string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			log.Fatal(err)
+		}
+		go proxyConn(c, upstream)
+	}
+}
+
+// proxyConn passes each request on c to its own upstream connection and
+// the answer back. It expects one request per read, as wrk sends them.
+func proxyConn(c net.Conn, upstream string) {
+	defer c.Close()
+	up, err := net.Dial("tcp", upstream)
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer up.Close()
+	in := make([]byte, 4096)
+	resp := make([]byte, 0, 8192)
+	for {
+		n, err := c.Read(in)
+		if err != nil {
+			return
+		}
+		if _, err := up.Write(in[:n]); err != nil {
+			return
+		}
+		resp, err = readAnswer(up, resp[:0])
+		if err != nil {
+			log.Print(err)
+			return
+		}
+		if _, err := c.Write(resp); err != nil {
+			return
+		}
+	}
+}
+
+// readAnswer appends one whole answer read from up to b: the head, then
+// as many body bytes as its Content-Length says.
+func readAnswer(up net.Conn, b []byte) ([]byte, error) {
+	end, want := -1, 0
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := up.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if end < 0 {
+			if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+				end = i + 4
+				head := bytes.ToLower(b[:end])
+				if j := bytes.Index(head, []byte("\r\ncontent-length:")); j >= 0 {
+					v := head[j+len("\r\ncontent-length:"):]
+					v = bytes.TrimLeft(v[:bytes.IndexByte(v, '\r')], " ")
+					for _, d := range v {
+						want = want*10 + int(d-'0')
+					}
+				}
+			}
+		}
+		if end >= 0 && len(b) >= end+want {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
 		}
 	}
 }

@@ -24,6 +24,9 @@
 #   apache"), FPM_CHILDREN (4), HTTPD (a prebuilt binary), NO_INSTALL=1,
 #   HTTPD_B (a second httpd binary, served as the server "base" with the
 #   same config, to compare two builds in one run: add base to SERVERS).
+#   The server "gofloor" (not in the default list) is bench/gobare -raw
+#   -proxy-to, the floor of a Go proxy with a goroutine per connection and
+#   nothing but the system calls; it runs proxy-1k only.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -136,7 +139,7 @@ for _ in $(seq 1 100); do [[ -S $work/fpm/$last.sock ]] && break; sleep 0.1; don
 
 # ---- front servers ----------------------------------------------------------
 
-declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314 [base]=18315)
+declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314 [base]=18315 [gofloor]=18316)
 
 start_server() { # name
 	local name=$1 port=${PORT[$1]} d=$work/$1
@@ -240,6 +243,9 @@ start_server() { # name
 		EOF
 		cmd=(env GOMAXPROCS=1 HOME="$d" XDG_DATA_HOME="$d/data" XDG_CONFIG_HOME="$d/config" caddy run --adapter caddyfile --config "$d/Caddyfile")
 		;;
+	gofloor)
+		cmd=(env GOMAXPROCS=1 "$work/gobare" -raw -proxy-to "127.0.0.1:$UP" -addr "127.0.0.1:$port")
+		;;
 	apache)
 		local m=/usr/lib/apache2/modules
 		cat >"$d/apache.conf" <<-EOF
@@ -293,6 +299,11 @@ start_server() { # name
 	return 1
 }
 
+# runs scenario server: whether the server takes part in the scenario.
+runs() {
+	[[ $2 != gofloor || $1 == proxy-1k ]]
+}
+
 path_of() {
 	case $1 in
 	proxy-1k) echo /up/ ;;
@@ -307,6 +318,7 @@ for s in $SERVERS; do start_server "$s"; done
 declare -A RPS=() P99=()
 for sc in $SCENARIOS; do
 	for s in $SERVERS; do
+		runs "$sc" "$s" || continue
 		if [[ $sc != ws-echo ]]; then
 			url="http://127.0.0.1:${PORT[$s]}$(path_of "$sc")"
 			code=$(curl -s -o "$work/body" -w '%{http_code}' "$url")
@@ -319,6 +331,7 @@ for sc in $SCENARIOS; do
 	done
 	for round in $(seq 1 "$ROUNDS"); do
 		for s in $SERVERS; do
+			runs "$sc" "$s" || continue
 			if [[ $sc == ws-echo ]]; then
 				out=$(taskset -c $CLIENT_CPU "$work/wsecho" -url "ws://127.0.0.1:${PORT[$s]}/ws/echo" -c "$CONNECTIONS" -d "$DURATION")
 				rps=$(awk '/^messages\/s/ {print $2}' <<<"$out")
@@ -344,6 +357,7 @@ printf '%-10s %-7s %12s %10s %12s\n' scenario server "req/s" "p99 ms" "httpd/thi
 for sc in $SCENARIOS; do
 	h=$(median <<<"${RPS[$sc,httpd]}")
 	for s in $SERVERS; do
+		runs "$sc" "$s" || continue
 		r=$(median <<<"${RPS[$sc,$s]}")
 		p=$(median <<<"${P99[$sc,$s]}")
 		printf '%-10s %-7s %12s %10s %12s\n' "$sc" "$s" "$r" "$p" "$(awk -v a="$h" -v b="$r" 'BEGIN {printf "%.2fx", b ? a/b : 0}')"
