@@ -19,6 +19,14 @@
 // the client in one write. Two reads and two writes per request, nothing
 // parsed beyond Content-Length: what bench/proxy's proxy-1k costs a Go
 // server with a goroutine per connection before any proxy logic.
+//
+// With -raw -fcgi-to unix:/path/php.sock -fcgi-script /path/x.php it is
+// the floor of a Go FastCGI gateway: -fcgi-conns kept connections to the
+// responder (PHP-FPM's workers), which requests wait for in turn; each
+// request read sends one prebuilt FastCGI request for the script (the
+// parameters nginx's fastcgi_params sends) and answers with what STDOUT
+// carried, its header block passed on after a 200 status line and a
+// Content-Length.
 package main
 
 import (
@@ -31,8 +39,13 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"httpd/modules/fastcgi/fcgi"
 )
 
 func main() {
@@ -45,6 +58,9 @@ func main() {
 	debug := flag.String("debug", "", "serve net/http/pprof on this address too")
 	raw := flag.Bool("raw", false, "answer every request with 1 KiB, without net/http")
 	proxyTo := flag.String("proxy-to", "", "with -raw: pass every request to this upstream instead")
+	fcgiTo := flag.String("fcgi-to", "", "with -raw: run -fcgi-script on this FastCGI responder (unix:/path or host:port) for every request")
+	fcgiScript := flag.String("fcgi-script", "", "the script's file name (SCRIPT_FILENAME)")
+	fcgiConns := flag.Int("fcgi-conns", 4, "kept connections to the FastCGI responder")
 	flag.Parse()
 	if *debug != "" {
 		go func() { log.Fatal(http.ListenAndServe(*debug, nil)) }() // DefaultServeMux has pprof
@@ -76,6 +92,10 @@ func main() {
 			f.Close()
 			os.Exit(0)
 		}()
+	}
+	if *raw && *fcgiTo != "" {
+		serveFastCGI(*addr, *fcgiTo, *fcgiScript, *fcgiConns)
+		return
 	}
 	if *raw && *proxyTo != "" {
 		serveProxy(*addr, *proxyTo)
@@ -240,6 +260,121 @@ func readAnswer(up net.Conn, b []byte) ([]byte, error) {
 		}
 		if err != nil {
 			return b, err
+		}
+	}
+}
+
+// serveFastCGI is -raw -fcgi-to: see the package doc.
+func serveFastCGI(addr, to, script string, conns int) {
+	network, address := "tcp", to
+	if rest, ok := strings.CutPrefix(to, "unix:"); ok {
+		network, address = "unix", rest
+	}
+	pool := make(chan *fcgiConn, conns)
+	for range conns {
+		nc, err := net.Dial(network, address)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pool <- &fcgiConn{nc: nc, rd: fcgi.NewReader(nc, 16<<10), addr: address}
+	}
+	req := fcgiRequest(script)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			log.Fatal(err)
+		}
+		go fcgiClient(c, pool, req)
+	}
+}
+
+type fcgiConn struct {
+	nc   net.Conn
+	rd   *fcgi.Reader
+	addr string
+}
+
+// run sends req and appends what STDOUT carries to stdout.
+func (fc *fcgiConn) run(req, stdout []byte) ([]byte, error) {
+	if _, err := fc.nc.Write(req); err != nil {
+		return stdout, err
+	}
+	for {
+		rec, err := fc.rd.Next()
+		if err != nil {
+			return stdout, err
+		}
+		switch rec.Type {
+		case fcgi.TypeStdout:
+			stdout = append(stdout, rec.Content...)
+		case fcgi.TypeEndRequest:
+			return stdout, nil
+		}
+	}
+}
+
+// fcgiRequest is the one request -fcgi-to sends: GET of script, with
+// the parameters of nginx's fastcgi_params.
+func fcgiRequest(script string) []byte {
+	name := "/" + filepath.Base(script)
+	var pairs []byte
+	for _, kv := range [][2]string{
+		{"SCRIPT_FILENAME", script}, {"QUERY_STRING", ""}, {"REQUEST_METHOD", "GET"},
+		{"CONTENT_TYPE", ""}, {"CONTENT_LENGTH", ""}, {"SCRIPT_NAME", name},
+		{"REQUEST_URI", name}, {"DOCUMENT_URI", name}, {"DOCUMENT_ROOT", filepath.Dir(script)},
+		{"SERVER_PROTOCOL", "HTTP/1.1"}, {"REQUEST_SCHEME", "http"}, {"GATEWAY_INTERFACE", "CGI/1.1"},
+		{"SERVER_SOFTWARE", "gobare"}, {"REMOTE_ADDR", "127.0.0.1"}, {"REMOTE_PORT", "40000"},
+		{"SERVER_ADDR", "127.0.0.1"}, {"SERVER_PORT", "80"}, {"SERVER_NAME", "localhost"},
+		{"REDIRECT_STATUS", "200"}, {"HTTP_HOST", "localhost"},
+	} {
+		pairs = fcgi.AppendPair(pairs, kv[0], kv[1])
+	}
+	b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, fcgi.FlagKeepConn)
+	b = fcgi.AppendStream(b, fcgi.TypeParams, 1, pairs)
+	return fcgi.AppendRecord(b, fcgi.TypeStdin, 1, nil)
+}
+
+// fcgiClient answers each request read on c by running the script on a
+// kept connection from pool.
+func fcgiClient(c net.Conn, pool chan *fcgiConn, req []byte) {
+	defer c.Close()
+	in := make([]byte, 4096)
+	var stdout, out []byte
+	for {
+		if _, err := c.Read(in); err != nil {
+			return
+		}
+		fc := <-pool
+		var err error
+		for try := 0; try < 2; try++ {
+			if stdout, err = fc.run(req, stdout[:0]); err == nil {
+				break
+			}
+			// PHP-FPM closes a kept connection idle for some seconds.
+			fc.nc.Close()
+			fc.nc, err = net.Dial(fc.nc.RemoteAddr().Network(), fc.addr)
+			if err != nil {
+				break
+			}
+			fc.rd.Reset(fc.nc)
+		}
+		pool <- fc
+		if err != nil {
+			log.Fatal(err)
+		}
+		head, body, _ := bytes.Cut(stdout, []byte("\r\n\r\n"))
+		out = append(out[:0], "HTTP/1.1 200 OK\r\nContent-Length: "...)
+		out = strconv.AppendInt(out, int64(len(body)), 10)
+		out = append(out, "\r\n"...)
+		out = append(out, head...)
+		out = append(out, "\r\n\r\n"...)
+		out = append(out, body...)
+		if _, err := c.Write(out); err != nil {
+			return
 		}
 	}
 }

@@ -24,9 +24,10 @@
 #   apache"), FPM_CHILDREN (4), HTTPD (a prebuilt binary), NO_INSTALL=1,
 #   HTTPD_B (a second httpd binary, served as the server "base" with the
 #   same config, to compare two builds in one run: add base to SERVERS).
-#   The server "gofloor" (not in the default list) is bench/gobare -raw
-#   -proxy-to, the floor of a Go proxy with a goroutine per connection and
-#   nothing but the system calls; it runs proxy-1k only.
+#   The servers "gofloor" and "phpfloor" (not in the default list) are
+#   bench/gobare -raw -proxy-to and -fcgi-to: the floors of a Go proxy and
+#   of a Go FastCGI gateway, a goroutine per connection and nothing but the
+#   system calls; they run proxy-1k and php-hello only.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -139,7 +140,7 @@ for _ in $(seq 1 100); do [[ -S $work/fpm/$last.sock ]] && break; sleep 0.1; don
 
 # ---- front servers ----------------------------------------------------------
 
-declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314 [base]=18315 [gofloor]=18316)
+declare -A PORT=([httpd]=18311 [nginx]=18312 [caddy]=18313 [apache]=18314 [base]=18315 [gofloor]=18316 [phpfloor]=18317)
 
 start_server() { # name
 	local name=$1 port=${PORT[$1]} d=$work/$1
@@ -246,6 +247,10 @@ start_server() { # name
 	gofloor)
 		cmd=(env GOMAXPROCS=1 "$work/gobare" -raw -proxy-to "127.0.0.1:$UP" -addr "127.0.0.1:$port")
 		;;
+	phpfloor)
+		cmd=(env GOMAXPROCS=1 "$work/gobare" -raw -fcgi-to "unix:$sock" -fcgi-script "$php/hello.php"
+			-fcgi-conns "$FPM_CHILDREN" -addr "127.0.0.1:$port")
+		;;
 	apache)
 		local m=/usr/lib/apache2/modules
 		cat >"$d/apache.conf" <<-EOF
@@ -301,7 +306,10 @@ start_server() { # name
 
 # runs scenario server: whether the server takes part in the scenario.
 runs() {
-	[[ $2 != gofloor || $1 == proxy-1k ]]
+	case $2 in
+	gofloor) [[ $1 == proxy-1k ]] ;;
+	phpfloor) [[ $1 == php-hello ]] ;;
+	esac
 }
 
 path_of() {
