@@ -128,23 +128,9 @@ func serveRaw(addr, tlsAddr, cert, key string) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		go acceptRaw(ln)
+		go acceptEach(ln, rawConn)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	acceptRaw(ln)
-}
-
-func acceptRaw(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			log.Fatal(err)
-		}
-		go rawConn(c)
-	}
+	listenEach(addr, rawConn)
 }
 
 // rawConn answers each request head on c with rawAnswer.
@@ -188,16 +174,26 @@ func rawConn(c net.Conn) {
 
 // serveProxy is -raw -proxy-to: see the package doc.
 func serveProxy(addr, upstream string) {
+	listenEach(addr, func(c net.Conn) { proxyConn(c, upstream) })
+}
+
+// listenEach listens on addr and serves each connection with serve on a
+// goroutine of its own.
+func listenEach(addr string, serve func(net.Conn)) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
 	}
+	acceptEach(ln, serve)
+}
+
+func acceptEach(ln net.Listener, serve func(net.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			log.Fatal(err)
 		}
-		go proxyConn(c, upstream)
+		go serve(c)
 	}
 }
 
@@ -279,17 +275,7 @@ func serveFastCGI(addr, to, script string, conns int) {
 		pool <- &fcgiConn{nc: nc, rd: fcgi.NewReader(nc, 16<<10), addr: address}
 	}
 	req := fcgiRequest(script)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			log.Fatal(err)
-		}
-		go fcgiClient(c, pool, req)
-	}
+	listenEach(addr, func(c net.Conn) { fcgiClient(c, pool, req) })
 }
 
 type fcgiConn struct {
