@@ -44,8 +44,8 @@ type conn struct {
 
 	since time.Time // when its current request took it (set before it is shared)
 	// The responder's, under its mutex.
-	fresh bool // opened for this request, no answer yet
-	freed bool // a kept connection was closed to make room for it
+	fresh   bool      // opened for this request, no answer yet
+	freedAt time.Time // when a kept connection was closed to make room for it
 }
 
 // pool is one mount's handle on the connections to its responder, with
@@ -78,28 +78,31 @@ type pool struct {
 // connections the address has answered at once (proven) and, once it
 // holds that many and connections are coming back, has a request wait for
 // the next one given back instead of opening another. It opens one
-// anyway when it holds fewer, when none came back for a while (every
-// worker busy with long requests: the address may have more), and once a
-// second while requests wait, to notice a pool that grew.
+// anyway when it holds fewer, when none was answered or came back for a
+// while (every worker busy with long requests: the address may have
+// more), and, one at a time, to look for more workers: at once after a
+// new connection found one, probeEvery after one found none.
 //
 // A new connection may instead sit in the backlog behind the kept ones.
 // So while any waits for its first answer no connection is kept idle, and
 // once one has waited longer than a request usually takes, the next
 // connection given back is closed, once for each such new connection,
-// so that the worker it held takes the new one.
+// so that the worker it held takes the new one. Whether it was in the
+// backlog or running a slow script shows when its answer comes: soon
+// after, or not.
 type responder struct {
-	mu      sync.Mutex
-	pools   map[*pool]struct{}
-	maxIdle int       // the largest max_idle_conns of the pools
-	idle    []*conn   // most recently used last
-	waiting []*waiter // requests waiting for a connection, oldest first
-	fresh   []*conn   // open connections with no answer yet, oldest first
-	open    int       // connections open, dials under way included
-	dialing int       // dials under way
-	proven  int       // the most connections answered at once
-	usual   time.Duration
-	lastPut time.Time // when a connection last came back fit for reuse
-	probeAt time.Time // no new connection to find more workers before
+	mu       sync.Mutex
+	pools    map[*pool]struct{}
+	maxIdle  int       // the largest max_idle_conns of the pools
+	idle     []*conn   // most recently used last
+	waiting  []*waiter // requests waiting for a connection, oldest first
+	fresh    []*conn   // open connections with no answer yet, oldest first
+	open     int       // connections open, dials under way included
+	dialing  int       // dials under way
+	proven   int       // the most connections answered at once
+	usual    time.Duration
+	lastSeen time.Time // when a connection last got its first answer or came back fit for reuse
+	probeAt  time.Time // no new connection to find more workers before
 }
 
 // waiter is a request waiting for a connection: it gets one given back,
@@ -183,8 +186,8 @@ func (r *responder) mayOpen(now time.Time) bool {
 	switch {
 	case r.open < r.proven || r.open == 0:
 		return true
-	case now.Sub(r.lastPut) > r.patience():
-		return true // all busy for a while: the address may have more workers
+	case now.Sub(r.lastSeen) > r.patience():
+		return true // none answered or came back for a while: the address may have more workers
 	}
 	// One at a time, to find out whether it has more workers.
 	return r.dialing == 0 && len(r.fresh) == 0 && !now.Before(r.probeAt)
@@ -289,10 +292,12 @@ func (p *pool) dial(ctx context.Context, now time.Time) (*conn, error) {
 	return c, nil
 }
 
-// answered records that c got its first answer: the responder has
-// answered that many connections at once. When that is more than before,
-// and no kept connection had to be closed for c, the responder may have
-// more workers still: the oldest waiting request opens another.
+// answered records that c got its first answer. When it came soon after
+// a kept connection was closed to make room for c, c had waited in the
+// backlog: the responder has as many workers as it holds now, and the
+// next look for more waits probeEvery. Otherwise, when it holds more than
+// it ever did, the responder may have more workers still: the oldest
+// waiting request opens another at once.
 func (p *pool) answered(c *conn) {
 	r := p.resp
 	r.mu.Lock()
@@ -300,8 +305,14 @@ func (p *pool) answered(c *conn) {
 		r.mu.Unlock()
 		return
 	}
+	now := time.Now()
+	r.lastSeen = now // it will come back soon
 	var w *waiter
-	if n := r.held(); n > r.proven && !c.freed {
+	switch n := r.held(); {
+	case !c.freedAt.IsZero() && now.Sub(c.freedAt) <= r.patience():
+		r.proven = n
+		r.probeAt = now.Add(probeEvery)
+	case n > r.proven:
 		r.proven = n
 		r.probeAt = time.Time{}
 		w = r.next()
@@ -329,7 +340,7 @@ func (r *responder) letOpen() {
 func (r *responder) held() int {
 	n := r.open - r.dialing - len(r.fresh)
 	for _, c := range r.fresh {
-		if c.freed {
+		if !c.freedAt.IsZero() {
 			n++
 		}
 	}
@@ -360,12 +371,10 @@ func (p *pool) put(c *conn, reusable bool) {
 	now := time.Now()
 	if reusable {
 		r.usual += (now.Sub(c.since) - r.usual) / 8
-		r.lastPut = now
+		r.lastSeen = now
 		if s := r.stuck(now); s != nil {
-			s.freed = true
+			s.freedAt = now
 			r.open--
-			r.proven = r.held() // every worker was taken
-			r.probeAt = now.Add(probeEvery)
 			r.mu.Unlock()
 			c.nc.Close()
 			return
@@ -395,7 +404,7 @@ func (p *pool) put(c *conn, reusable bool) {
 // for it yet. Called with r.mu held.
 func (r *responder) stuck(now time.Time) *conn {
 	for _, c := range r.fresh {
-		if !c.freed && now.Sub(c.since) > r.patience() {
+		if c.freedAt.IsZero() && now.Sub(c.since) > r.patience() {
 			return c
 		}
 	}
