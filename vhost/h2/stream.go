@@ -99,15 +99,25 @@ func (c *conn) newStream(f *http2.MetaHeadersFrame) (*stream, *http.Request, err
 		req.TLS = c.tls
 	}
 
-	h := make(http.Header, len(f.Fields))
+	// The values share one backing array, a slice of capacity one each
+	// (a repeated field's append copies out): one allocation, not one a
+	// field.
+	regular := f.RegularFields()
+	h := make(http.Header, len(regular))
+	vals := make([]string, len(regular))
 	var cookies []string
-	for _, hf := range f.RegularFields() {
+	for i, hf := range regular {
 		k := c.canonical(hf.Name)
 		if k == "Cookie" {
 			cookies = append(cookies, hf.Value)
 			continue
 		}
-		h[k] = append(h[k], hf.Value)
+		if old, ok := h[k]; ok {
+			h[k] = append(old, hf.Value)
+			continue
+		}
+		vals[i] = hf.Value
+		h[k] = vals[i : i+1 : i+1]
 	}
 	if len(cookies) > 0 {
 		h["Cookie"] = []string{strings.Join(cookies, "; ")}
