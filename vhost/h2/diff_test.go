@@ -394,6 +394,7 @@ func TestDifferentialRaw(t *testing.T) {
 		{"unknown pseudo-header", get(":foo", "bar")},
 		{"duplicate :path", fields(":method", "GET", ":scheme", "http", ":path", "/", ":path", "/", ":authority", "a")},
 		{"cookies split", get("cookie", "a=1", "cookie", "b=2", "cookie", "c=3; d=4")},
+		{"repeated fields interleaved", get("x-a", "1", "x-b", "2", "x-a", "3", "cookie", "c=1", "x-b", "4", "x-c", "5")},
 		{"header value with space around", get("x-space", " v ")},
 		{"header value with NUL", get("x-nul", "a\x00b")},
 		{"header value with CR LF", get("x-crlf", "a\r\nb")},
