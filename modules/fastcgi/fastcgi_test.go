@@ -244,11 +244,14 @@ func TestFastCGIKeepConn(t *testing.T) {
 			t.Fatalf("request %d: %d %q (%v)", i, resp.StatusCode, got, f.lastError())
 		}
 	}
-	if n := p.accepted(); n != 1 {
-		t.Errorf("5 requests in a row took %d connections, want 1", n)
+	// One, or two when a request came while the connection was still on
+	// its way back and that took longer than the pool waits (2 ms; a
+	// loaded machine running -race can pause that long).
+	if n := p.accepted(); n > 2 {
+		t.Errorf("5 requests in a row took %d connections, want 1 (2 at most)", n)
 	}
-	if n := f.m.pool.idleCount(); n != 1 {
-		t.Errorf("%d idle connections, want 1", n)
+	if n := f.m.pool.idleCount(); n < 1 || n > p.accepted() {
+		t.Errorf("%d idle connections after %d accepted", n, p.accepted())
 	}
 
 	// A kept connection the responder closed is noticed, not used.

@@ -101,8 +101,10 @@ type responder struct {
 	dialing  int       // dials under way
 	proven   int       // the most connections answered at once
 	usual    time.Duration
-	lastSeen time.Time // when a connection last got its first answer or came back fit for reuse
-	probeAt  time.Time // no new connection to find more workers before
+	lastSeen time.Time   // when a connection last got its first answer or came back fit for reuse
+	probeAt  time.Time   // no new connection to find more workers before
+	ticker   *time.Timer // runs tick while requests wait
+	ticking  bool
 }
 
 // waiter is a request waiting for a connection: it gets one given back,
@@ -154,9 +156,9 @@ func (p *pool) get(ctx context.Context, checked bool) (*conn, error) {
 		}
 		w := &waiter{ch: make(chan *conn, 1)}
 		r.waiting = append(r.waiting, w)
-		patience := r.patience()
+		r.startTicking()
 		r.mu.Unlock()
-		c, err := p.wait(ctx, w, patience)
+		c, err := p.wait(ctx, w)
 		switch {
 		case err != nil:
 			return nil, err
@@ -199,49 +201,74 @@ func (r *responder) patience() time.Duration {
 	return min(max(4*r.usual, minPatience), maxPatience)
 }
 
-// wait waits for w to get a connection (or nil: open one). Every
-// patience it asks mayOpen whether to open one itself; the client going
-// away ends the wait once it has lasted upstream.WatchDelay (asking for
-// the context's Done costs something).
-func (p *pool) wait(ctx context.Context, w *waiter, patience time.Duration) (*conn, error) {
-	r := p.resp
-	t := time.NewTimer(patience)
+// wait waits for w to get a connection, or nil: open one. The client
+// going away ends the wait once it has lasted upstream.WatchDelay
+// (asking for the context's Done costs something).
+func (p *pool) wait(ctx context.Context, w *waiter) (*conn, error) {
+	t := time.NewTimer(upstream.WatchDelay)
 	defer t.Stop()
-	var done <-chan struct{}
-	var waited time.Duration
-	for {
-		select {
-		case c := <-w.ch:
-			return c, nil
-		case <-done:
-			if r.forget(w) {
-				return nil, ctx.Err()
-			}
-			if c := <-w.ch; c != nil {
-				p.busy.Add(1) // put takes it away again
-				p.put(c, true)
-			} else {
-				r.letOpen()
-			}
-			return nil, ctx.Err()
-		case now := <-t.C:
-			r.mu.Lock()
-			if !slices.Contains(r.waiting, w) {
-				r.mu.Unlock()
-				return <-w.ch, nil
-			}
-			if r.mayOpen(now) {
-				r.waiting = slices.DeleteFunc(r.waiting, func(x *waiter) bool { return x == w })
-				r.mu.Unlock()
-				return nil, nil
-			}
-			r.mu.Unlock()
-			waited += patience
-			if done == nil && waited >= upstream.WatchDelay {
-				done = ctx.Done()
-			}
-			t.Reset(patience)
+	select {
+	case c := <-w.ch:
+		return c, nil
+	case <-t.C:
+	}
+	select {
+	case c := <-w.ch:
+		return c, nil
+	case <-ctx.Done():
+	}
+	r := p.resp
+	if r.forget(w) {
+		return nil, ctx.Err()
+	}
+	// Handed something meanwhile: pass it on.
+	if c := <-w.ch; c != nil {
+		c.since = time.Now()
+		p.busy.Add(1) // put counts it back
+		p.put(c, true)
+	} else {
+		r.letOpen()
+	}
+	return nil, ctx.Err()
+}
+
+// startTicking runs tick every patience from now on while requests
+// wait. Called with r.mu held.
+func (r *responder) startTicking() {
+	if r.ticking {
+		return
+	}
+	r.ticking = true
+	if r.ticker == nil {
+		r.ticker = time.AfterFunc(r.patience(), r.tick)
+	} else {
+		r.ticker.Reset(r.patience())
+	}
+}
+
+// tick lets waiting requests open connections when mayOpen says so:
+// every one of them when no connection was answered or came back for
+// patience (every worker held by long requests), else the oldest, to
+// look for more workers.
+func (r *responder) tick() {
+	r.mu.Lock()
+	var let []*waiter
+	now := time.Now()
+	if len(r.waiting) > 0 && r.mayOpen(now) {
+		if now.Sub(r.lastSeen) > r.patience() {
+			let, r.waiting = r.waiting, nil
+		} else {
+			let = append(let, r.next())
 		}
+	}
+	if len(r.waiting) > 0 {
+		r.ticker.Reset(r.patience())
+	} else {
+		r.ticking = false
+	}
+	r.mu.Unlock()
+	for _, w := range let {
+		w.ch <- nil
 	}
 }
 
