@@ -20,10 +20,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"httpd/internal/testutil"
 	_ "httpd/modules/fastcgi"
 )
 
@@ -189,6 +191,87 @@ vhost "localhost" {
   }
 }
 `, sock)
+}
+
+// TestFastCGIPHPFPMConnectionsUnderLoad sends requests from more clients
+// than PHP-FPM has workers: httpd queues them for its kept connections,
+// so it opens a few connections, not one per request. A relay in front
+// of PHP-FPM's socket counts them.
+func TestFastCGIPHPFPMConnectionsUnderLoad(t *testing.T) {
+	const clients, each = 12, 30
+	fpm := startPHPFPM(t)
+	relay, opened := countingRelay(t, fpm.Sock)
+	h := NewHarness(t)
+	h.Write("htdocs/hello.php", "<?php echo 'hello';\n", 0o644)
+	srv := h.Start(fastcgiConfig(relay))
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			for range each {
+				resp, err := client.Get(srv.URL("/hello.php"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "hello" || err != nil {
+					errs <- fmt.Errorf("%d %q %v", resp.StatusCode, body, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := testutil.Recv(t, errs, 60*time.Second, "a client's requests"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first burst opens up to one per client; one per request would
+	// be 360.
+	if n := opened.Load(); n > clients*each/4 {
+		t.Errorf("%d requests took %d connections to PHP-FPM's 3 workers", clients*each, n)
+	}
+}
+
+// countingRelay listens on a Unix socket beside sock and relays each
+// connection to it, counting the connections; it returns its path.
+func countingRelay(t *testing.T, sock string) (string, *atomic.Int64) {
+	t.Helper()
+	path := sock + ".relay"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("unix", sock)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() {
+					io.Copy(up, c)
+					up.(*net.UnixConn).CloseWrite()
+				}()
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return path, &n
 }
 
 // TestFastCGIPHPFPM runs a small PHP app through the real binary and
