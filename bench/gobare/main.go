@@ -272,16 +272,16 @@ func serveFastCGI(addr, to, script string, conns int) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		pool <- &fcgiConn{nc: nc, rd: fcgi.NewReader(nc, 16<<10), addr: address}
+		pool <- &fcgiConn{nc: nc, rd: fcgi.NewReader(nc, 16<<10), network: network, address: address}
 	}
 	req := fcgiRequest(script)
 	listenEach(addr, func(c net.Conn) { fcgiClient(c, pool, req) })
 }
 
 type fcgiConn struct {
-	nc   net.Conn
-	rd   *fcgi.Reader
-	addr string
+	nc               net.Conn
+	rd               *fcgi.Reader
+	network, address string // to dial again
 }
 
 // run sends req and appends what STDOUT carries to stdout.
@@ -342,8 +342,7 @@ func fcgiClient(c net.Conn, pool chan *fcgiConn, req []byte) {
 			}
 			// PHP-FPM closes a kept connection idle for some seconds.
 			fc.nc.Close()
-			fc.nc, err = net.Dial(fc.nc.RemoteAddr().Network(), fc.addr)
-			if err != nil {
+			if fc.nc, err = net.Dial(fc.network, fc.address); err != nil {
 				break
 			}
 			fc.rd.Reset(fc.nc)

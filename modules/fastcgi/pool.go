@@ -43,7 +43,8 @@ type conn struct {
 	reused bool // it served a request before
 
 	since time.Time // when its current request took it (set before it is shared)
-	// The responder's, under its mutex.
+	// The responder's, under its mutex (fresh is written only by the
+	// request that holds c, which may read it without).
 	fresh   bool      // opened for this request, no answer yet
 	freedAt time.Time // when a kept connection was closed to make room for it
 }
@@ -93,13 +94,13 @@ type pool struct {
 type responder struct {
 	mu       sync.Mutex
 	pools    map[*pool]struct{}
-	maxIdle  int       // the largest max_idle_conns of the pools
-	idle     []*conn   // most recently used last
-	waiting  []*waiter // requests waiting for a connection, oldest first
-	fresh    []*conn   // open connections with no answer yet, oldest first
-	open     int       // connections open, dials under way included
-	dialing  int       // dials under way
-	proven   int       // the most connections answered at once
+	maxIdle  int      // the largest max_idle_conns of the pools
+	idle     []*conn  // most recently used last
+	waiting  []waiter // requests waiting for a connection, oldest first
+	fresh    []*conn  // open connections with no answer yet, oldest first
+	open     int      // connections open, dials under way included
+	dialing  int      // dials under way
+	proven   int      // the most connections answered at once
 	usual    time.Duration
 	lastSeen time.Time   // when a connection last got its first answer or came back fit for reuse
 	probeAt  time.Time   // no new connection to find more workers before
@@ -107,9 +108,9 @@ type responder struct {
 	ticking  bool
 }
 
-// waiter is a request waiting for a connection: it gets one given back,
-// or nil when a connection was closed and it may open one.
-type waiter struct{ ch chan *conn }
+// waiter is a request waiting for a connection, a channel of capacity
+// one: it gets one given back, or nil when it may open one.
+type waiter chan *conn
 
 // newPool opens a pool to network and address. The responder is kept in
 // shared under "fastcgi network address".
@@ -154,7 +155,7 @@ func (p *pool) get(ctx context.Context, checked bool) (*conn, error) {
 		if r.mayOpen(now) {
 			return p.dial(ctx, now)
 		}
-		w := &waiter{ch: make(chan *conn, 1)}
+		w := make(waiter, 1)
 		r.waiting = append(r.waiting, w)
 		r.startTicking()
 		r.mu.Unlock()
@@ -204,16 +205,16 @@ func (r *responder) patience() time.Duration {
 // wait waits for w to get a connection, or nil: open one. The client
 // going away ends the wait once it has lasted upstream.WatchDelay
 // (asking for the context's Done costs something).
-func (p *pool) wait(ctx context.Context, w *waiter) (*conn, error) {
+func (p *pool) wait(ctx context.Context, w waiter) (*conn, error) {
 	t := time.NewTimer(upstream.WatchDelay)
 	defer t.Stop()
 	select {
-	case c := <-w.ch:
+	case c := <-w:
 		return c, nil
 	case <-t.C:
 	}
 	select {
-	case c := <-w.ch:
+	case c := <-w:
 		return c, nil
 	case <-ctx.Done():
 	}
@@ -222,7 +223,7 @@ func (p *pool) wait(ctx context.Context, w *waiter) (*conn, error) {
 		return nil, ctx.Err()
 	}
 	// Handed something meanwhile: pass it on.
-	if c := <-w.ch; c != nil {
+	if c := <-w; c != nil {
 		c.since = time.Now()
 		p.busy.Add(1) // put counts it back
 		p.put(c, true)
@@ -252,7 +253,7 @@ func (r *responder) startTicking() {
 // look for more workers.
 func (r *responder) tick() {
 	r.mu.Lock()
-	var let []*waiter
+	var let []waiter
 	now := time.Now()
 	if len(r.waiting) > 0 && r.mayOpen(now) {
 		if now.Sub(r.lastSeen) > r.patience() {
@@ -268,17 +269,17 @@ func (r *responder) tick() {
 	}
 	r.mu.Unlock()
 	for _, w := range let {
-		w.ch <- nil
+		w <- nil
 	}
 }
 
 // forget takes w off the queue, reporting false when it was handed
 // something meanwhile.
-func (r *responder) forget(w *waiter) bool {
+func (r *responder) forget(w waiter) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := len(r.waiting)
-	r.waiting = slices.DeleteFunc(r.waiting, func(x *waiter) bool { return x == w })
+	r.waiting = slices.DeleteFunc(r.waiting, func(x waiter) bool { return x == w })
 	return len(r.waiting) < n
 }
 
@@ -295,11 +296,8 @@ func (p *pool) dial(ctx context.Context, now time.Time) (*conn, error) {
 	r.dialing--
 	if err != nil {
 		r.open--
-		w := r.next()
 		r.mu.Unlock()
-		if w != nil {
-			w.ch <- nil // its turn to try
-		}
+		r.letOpen() // its turn to try
 		if ctx.Err() == nil {
 			p.failures.Add(1)
 			p.mu.Lock()
@@ -326,15 +324,15 @@ func (p *pool) dial(ctx context.Context, now time.Time) (*conn, error) {
 // it ever did, the responder may have more workers still: the oldest
 // waiting request opens another at once.
 func (p *pool) answered(c *conn) {
+	if !c.fresh {
+		return // only c's own request writes it: no lock needed to read
+	}
 	r := p.resp
 	r.mu.Lock()
-	if !r.unfresh(c) {
-		r.mu.Unlock()
-		return
-	}
+	r.unfresh(c)
 	now := time.Now()
 	r.lastSeen = now // it will come back soon
-	var w *waiter
+	var w waiter
 	switch n := r.held(); {
 	case !c.freedAt.IsZero() && now.Sub(c.freedAt) <= r.patience():
 		r.proven = n
@@ -346,7 +344,7 @@ func (p *pool) answered(c *conn) {
 	}
 	r.mu.Unlock()
 	if w != nil {
-		w.ch <- nil
+		w <- nil
 	}
 }
 
@@ -357,7 +355,7 @@ func (r *responder) letOpen() {
 	w := r.next()
 	r.mu.Unlock()
 	if w != nil {
-		w.ch <- nil
+		w <- nil
 	}
 }
 
@@ -408,7 +406,7 @@ func (p *pool) put(c *conn, reusable bool) {
 		}
 		if w := r.next(); w != nil {
 			r.mu.Unlock()
-			w.ch <- c
+			w <- c
 			return
 		}
 		if len(r.fresh) == 0 && r.dialing == 0 && len(r.idle) < r.maxIdle && len(r.pools) > 0 {
@@ -418,12 +416,9 @@ func (p *pool) put(c *conn, reusable bool) {
 		}
 	}
 	r.open--
-	w := r.next()
 	r.mu.Unlock()
 	c.nc.Close()
-	if w != nil {
-		w.ch <- nil
-	}
+	r.letOpen()
 }
 
 // stuck is the oldest new connection that has waited for its first
@@ -440,7 +435,7 @@ func (r *responder) stuck(now time.Time) *conn {
 
 // next takes the oldest waiting request off the queue. Called with r.mu
 // held.
-func (r *responder) next() *waiter {
+func (r *responder) next() waiter {
 	if len(r.waiting) == 0 {
 		return nil
 	}
