@@ -252,17 +252,31 @@ func (p *Pool) RoundTrip(req *http.Request, o *Options, got1xx func(int, textpro
 type bodyReader struct {
 	r   io.Reader
 	err error
+	// left counts down the bytes of a body of known length; for one
+	// of unknown length it stays below zero until its end.
+	left atomic.Int64
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		b.left.Store(0)
+	} else if err != nil {
 		b.err = err
+	} else if n > 0 && b.left.Load() > 0 {
+		b.left.Add(-int64(n))
 	}
 	return n, err
 }
 
+// read reports whether the whole body has been read from the client.
+func (b *bodyReader) read() bool { return b.left.Load() == 0 }
+
 func (b *bodyReader) Close() error { return nil }
+
+// writeGrace is how long an answer that is whole waits for the writer
+// to send the last of a request body it has read to its end.
+const writeGrace = 100 * time.Millisecond
 
 // aLongTimeAgo is a deadline in the past, to wake blocked I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -308,6 +322,10 @@ func (p *Pool) exchange(c *conn, req *http.Request, o *Options, hasBody bool, go
 		// upstream may answer (and stream) before it has read all of
 		// it.
 		w = &writer{c: c, done: make(chan struct{}), body: &bodyReader{r: req.Body}, timeout: o.ResponseHeaderTimeout}
+		w.body.left.Store(-1)
+		if req.ContentLength > 0 {
+			w.body.left.Store(req.ContentLength)
+		}
 		out := *req
 		out.Body = w.body
 		go w.run(&out)
@@ -499,6 +517,17 @@ func (b *body) finish(whole bool) {
 		case <-b.w.done:
 			whole = whole && b.w.err == nil
 		default:
+			if whole && b.w.body.read() {
+				// The writer holds the last of the body: the upstream
+				// has most likely read it all and the last write is
+				// returning (a large one goes straight to the socket
+				// before the writer looks for the body's end). It gets
+				// a moment to end.
+				_ = c.nc.SetWriteDeadline(time.Now().Add(writeGrace))
+				<-b.w.done
+				whole = b.w.err == nil
+				break
+			}
 			// The answer ended before the request: the connection
 			// cannot be reused; cutting it ends the writer.
 			whole = false
