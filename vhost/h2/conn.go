@@ -626,7 +626,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		handler = http.NotFoundHandler()
 	}
 	c.handlers.Add(1)
-	go st.run(handler, req)
+	workers.start(job{st: st, h: handler, req: req})
 	return nil
 }
 
@@ -682,7 +682,7 @@ func (c *conn) startUpgrade() bool {
 		handler = http.NotFoundHandler()
 	}
 	c.handlers.Add(1)
-	go st.run(handler, req)
+	workers.start(job{st: st, h: handler, req: req})
 	return true
 }
 

@@ -11,7 +11,10 @@
 //   - The reader (conn.serve) reads frames with x/net's http2.Framer,
 //     which also decodes HPACK and checks frame-level rules. It keeps the
 //     stream states, answers SETTINGS and PING, takes WINDOW_UPDATE, feeds
-//     request bodies, and starts a handler goroutine for each new stream.
+//     request bodies, and hands each new stream to a handler goroutine.
+//     One that has served a stream waits (up to two seconds, at most 128
+//     in the process) for the next, keeping the stack the handler path
+//     grew (see workers.go).
 //   - The writer (conn.writeLoop) owns the socket's write side. Everyone
 //     else appends whole frames to one output buffer under the
 //     connection's mutex and wakes it. It yields once before taking the
