@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"httpd/conf"
+	"httpd/internal/heapfloor"
 	"httpd/registry"
 	"httpd/vhost"
 )
@@ -172,6 +173,9 @@ func serveConfig(cfg *conf.Config, load func() (*conf.Config, hcl.Diagnostics), 
 		log.Error("cannot open the access log", "err", err)
 		return 1
 	}
+	// A small live heap is not collected dozens of times a second
+	// (see internal/heapfloor); GOGC in the environment overrides.
+	heapfloor.Start(heapfloor.Floor)
 	srv := vhost.New(log)
 	srv.Software = "httpd/" + version // SERVER_SOFTWARE for the gateways
 	closeStorage, err := useStorage(srv, cfg, log)
