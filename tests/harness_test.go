@@ -49,6 +49,8 @@ func TestMain(m *testing.M) {
 type Harness struct {
 	t   testing.TB
 	Dir string
+	// Env is added to the server's environment.
+	Env []string
 }
 
 // NewHarness makes an empty server root.
@@ -142,6 +144,9 @@ func (h *Harness) start(args []string, errorLog func() string) *Server {
 	s := &Server{t: h.t, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{}), Addrs: map[string]string{}}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = h.Dir
+	if h.Env != nil {
+		s.cmd.Env = append(os.Environ(), h.Env...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
 		h.t.Fatal(err)
