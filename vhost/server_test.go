@@ -133,13 +133,7 @@ var _ registry.Cleaner = (*probe)(nil)
 // waitFor polls cond until it holds, failing after a few seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitUntil(t, what, cond)
 }
 
 type testServer struct {

@@ -92,3 +92,15 @@ func Mounted(prefix string, h, next registry.Handler) registry.Handler {
 		return next.ServeHTTP(w, r)
 	})
 }
+
+// WaitUntil polls cond until it holds, failing after five seconds.
+func WaitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

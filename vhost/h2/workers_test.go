@@ -4,19 +4,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond for up to five seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"httpd/internal/testutil"
+)
 
 func TestWorkersServeOneStreamAfterAnother(t *testing.T) {
 	done := make(chan struct{})
@@ -24,7 +14,7 @@ func TestWorkersServeOneStreamAfterAnother(t *testing.T) {
 	for i := range 50 {
 		p.start(job{st: &stream{}})
 		<-done
-		waitFor(t, "the worker to wait", func() bool { _, idle := p.alive(); return idle == 1 })
+		testutil.WaitUntil(t, "the worker to wait", func() bool { _, idle := p.alive(); return idle == 1 })
 		if count, _ := p.alive(); count != 1 {
 			t.Fatalf("after stream %d: %d workers, want 1", i, count)
 		}
@@ -42,7 +32,7 @@ func TestWorkersKeepAtMostMaxIdle(t *testing.T) {
 		t.Fatalf("10 streams at once: %d workers, %d waiting; want 10, 0", count, idle)
 	}
 	release.Done()
-	waitFor(t, "six workers to end", func() bool { count, _ := p.alive(); return count == 4 })
+	testutil.WaitUntil(t, "six workers to end", func() bool { count, _ := p.alive(); return count == 4 })
 	if _, idle := p.alive(); idle != 4 {
 		t.Errorf("%d workers waiting, want 4", idle)
 	}
@@ -56,8 +46,8 @@ func TestWorkersLetGoAfterWaiting(t *testing.T) {
 		p.start(job{st: &stream{}})
 	}
 	release.Done()
-	waitFor(t, "every worker to end", func() bool { count, _ := p.alive(); return count == 0 })
+	testutil.WaitUntil(t, "every worker to end", func() bool { count, _ := p.alive(); return count == 0 })
 	// The pool works again after it emptied.
 	p.start(job{st: &stream{}})
-	waitFor(t, "the new worker to end", func() bool { count, _ := p.alive(); return count == 0 })
+	testutil.WaitUntil(t, "the new worker to end", func() bool { count, _ := p.alive(); return count == 0 })
 }
