@@ -443,7 +443,11 @@ func (c *conn) run() {
 			c.fail(err)
 			return
 		}
-		if !c.serve() {
+		keep := c.serve()
+		// The finished request is let go: an idle connection that held
+		// its exchange (request, header maps, writer) kept 3 KiB alive.
+		c.cur.Store(nil)
+		if !keep {
 			if st := c.state.Load(); st == stateHijacked || st == stateClosed {
 				return
 			}

@@ -283,6 +283,17 @@ func TestIdleMovesToSmallStack(t *testing.T) {
 	get("/2")
 }
 
+// TestIdleHoldsNoRequest: a connection waiting for its next request no
+// longer points at the last one (its request, header maps and writer),
+// which 5,000 idle connections would keep alive.
+func TestIdleHoldsNoRequest(t *testing.T) {
+	s, get := echoClient(t)
+	get("/1")
+	waitConn(t, s, "still holds its last request", func(sc *conn) bool {
+		return sc.state.Load() == stateIdle && sc.cur.Load() == nil
+	})
+}
+
 // TestWakeupFromPollerRenewsYield: a connection that waited in the
 // netpoller and woke renews yielding and ends a starving spell.
 func TestWakeupFromPollerRenewsYield(t *testing.T) {
