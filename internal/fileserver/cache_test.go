@@ -179,6 +179,7 @@ func TestCacheFresh(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			s.cache.trust = 0 // the change comes right after the request that caches the file
 			time.Sleep(wait)
 			before := get(t, s, tt.target)
 			if before.Code != 200 {
@@ -207,6 +208,37 @@ func TestCacheFresh(t *testing.T) {
 				t.Fatalf("after the change: body %q, want %q", w.Body.String(), tt.body)
 			}
 		})
+	}
+}
+
+// TestCacheTrust: a check that found the file unchanged vouches for it
+// for cacheTrust, and a request after that checks again.
+func TestCacheTrust(t *testing.T) {
+	wait := shortSettle(t)
+	root := t.TempDir()
+	write(t, filepath.Join(root, "f.txt"), "AAAA")
+	s, err := New(root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.cache.trust = int64(time.Hour)
+	time.Sleep(wait)
+	get(t, s, "/f.txt")
+	if !cachedFile(s, "f.txt") {
+		t.Fatal("f.txt was not cached")
+	}
+	write(t, filepath.Join(root, "f.txt"), "BBBB")
+	if body := get(t, s, "/f.txt").Body.String(); body != "AAAA" {
+		t.Fatalf("within the trusted time: %q, want the cached AAAA", body)
+	}
+	// The trusted time passes.
+	s.cache.mu.RLock()
+	e := s.cache.files["f.txt"]
+	s.cache.mu.RUnlock()
+	e.checked.Add(-int64(time.Hour))
+	if body := get(t, s, "/f.txt").Body.String(); body != "BBBB" {
+		t.Fatalf("after the trusted time: %q, want BBBB", body)
 	}
 }
 
