@@ -52,20 +52,40 @@ func (rw *responseWriter) WriteHeader(code int) {
 // headerBlockWriter is the engine's writer (vhost/h1) taking a header
 // block prepared in advance (see h1's WriteHeaderBlock).
 type headerBlockWriter interface {
-	WriteHeaderBlock(code int, block []byte, length int64, closing bool)
+	WriteHeaderBlock(code int, block, more []byte, length int64, closing bool)
 }
 
 // writeHeaderBlock sends a prepared head when the engine takes one; false
 // when it does not or a header went out already, and nothing was written.
-func (rw *responseWriter) writeHeaderBlock(code int, block []byte, length int64, closing bool) bool {
+func (rw *responseWriter) writeHeaderBlock(code int, block, more []byte, length int64, closing bool) bool {
 	bw, ok := rw.ResponseWriter.(headerBlockWriter)
 	if !ok || rw.wroteHeader {
 		return false
 	}
 	rw.status = code
 	rw.wroteHeader = true
-	bw.WriteHeaderBlock(code, block, length, closing)
+	bw.WriteHeaderBlock(code, block, more, length, closing)
 	return true
+}
+
+// serverLine is the Server field that newResponseWriter puts in the map,
+// as a header line.
+var serverLine = []byte("Server: " + serverHeader[0] + "\r\n")
+
+// WriteFixedHead sends the head of an answer whose fields are known in
+// advance (the file server's cached files): fields holds them as
+// "Name: value\r\n" lines, sorted, all of them sorting before "Server",
+// with the Content-Length line for length bytes and a Content-Type line.
+// It works only where the header map holds nothing but the Server field
+// put there for every answer, and the engine takes a ready head (HTTP/1);
+// otherwise it writes nothing and reports false, and the caller goes
+// through the map.
+func (rw *responseWriter) WriteFixedHead(code int, fields []byte, length int64) bool {
+	h := rw.ResponseWriter.Header()
+	if len(h) != 1 || !isServerHeader(h["Server"]) {
+		return false
+	}
+	return rw.writeHeaderBlock(code, fields, serverLine, length, false)
 }
 
 func (rw *responseWriter) Write(p []byte) (int, error) {

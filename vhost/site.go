@@ -260,7 +260,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	// When the map holds only the Server field the vhost put there, the
 	// whole head is known: the engine can take it ready-made.
 	if rw, ok := w.(*responseWriter); ok && len(h) == 1 && isServerHeader(h["Server"]) &&
-		rw.writeHeaderBlock(status, p.head, int64(len(p.body)), closing) {
+		rw.writeHeaderBlock(status, p.head, nil, int64(len(p.body)), closing) {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(p.body)
 		}

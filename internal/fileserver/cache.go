@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"httpd/internal/coding"
 )
 
@@ -76,6 +78,9 @@ type cache struct {
 	maxFile int64
 	size    int64
 	trust   int64 // cacheTrust in nanoseconds (tests set 0)
+	// cacheControl is the FileServer's Cache-Control value, "" for none,
+	// for the entries' ready heads.
+	cacheControl string
 
 	mu       sync.RWMutex       // guards files, indexes, siblings and used
 	files    map[string]*cached // by CleanPath result
@@ -95,6 +100,10 @@ type cached struct {
 	modTime time.Time
 
 	ctype, etag, lastMod, length []string // lastMod nil for a zero modTime
+
+	// head is the header fields of a plain 200 answer as lines, sorted
+	// (see fixedHeadWriter); nil if a value is not fit for a header.
+	head []byte
 
 	// checked is when a stat last found the file unchanged, in
 	// nanoseconds since cacheEpoch.
@@ -131,7 +140,7 @@ func (c *cache) get(m map[string]*cached, key string) *cached {
 	if e == nil {
 		return nil
 	}
-	now := sinceEpoch(time.Now())
+	now := int64(time.Since(cacheEpoch)) // one read of the monotonic clock
 	if now-e.checked.Load() < c.trust {
 		return e
 	}
@@ -177,6 +186,7 @@ func (c *cache) fill(f *os.File, fi os.FileInfo, name string, now time.Time) *ca
 		e.lastMod = []string{mt.UTC().Format(http.TimeFormat)}
 	}
 	e.length = []string{strconv.Itoa(len(body))}
+	e.head = e.makeHead(c.cacheControl)
 	e.checked.Store(sinceEpoch(now))
 	return e
 }
@@ -209,12 +219,60 @@ func (c *cache) put(m map[string]*cached, key string, e *cached) {
 
 var acceptRanges = []string{"bytes"}
 
+// makeHead writes the fields that write puts in the map for a plain GET,
+// sorted by name as the engine would write them; nil when a value (the
+// Content-Type or Cache-Control the configuration gives) could not go
+// into a header as it is.
+func (e *cached) makeHead(cacheControl string) []byte {
+	var b []byte
+	field := func(k, v string) {
+		b = append(b, k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
+	}
+	field("Accept-Ranges", acceptRanges[0])
+	if cacheControl != "" {
+		field("Cache-Control", cacheControl)
+	}
+	field("Content-Length", e.length[0])
+	field("Content-Type", e.ctype[0])
+	field("Etag", e.etag[0])
+	if e.lastMod != nil {
+		field("Last-Modified", e.lastMod[0])
+	}
+	for _, v := range []string{cacheControl, e.ctype[0], e.etag[0]} {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil
+		}
+	}
+	return b
+}
+
+// fixedHeadWriter is a ResponseWriter that takes a whole head of fields
+// known in advance (vhost's, over HTTP/1): it reports false, having
+// written nothing, where it cannot, and the answer then goes through the
+// header map.
+type fixedHeadWriter interface {
+	WriteFixedHead(code int, fields []byte, length int64) bool
+}
+
 // serveEntry answers from a cached file exactly as http.ServeContent
 // would from the file itself. A plain GET or HEAD is written directly;
 // conditional and range requests go through http.ServeContent.
 func (s *FileServer) serveEntry(w http.ResponseWriter, r *http.Request, e *cached) error {
 	if o := coding.OfferOf(w); o != nil && s.serveEncoded(w, r, o, &file{name: e.name, modTime: e.modTime,
 		size: int64(len(e.body)), etag: e.etag[0], id: e.id, idOK: true, body: e.body}) {
+		return nil
+	}
+	// A plain GET or HEAD of a cached file is the one answer whose head
+	// is known before the request: sent as it is, it costs no header
+	// map and no sorting.
+	if fw, ok := w.(fixedHeadWriter); ok && e.head != nil && plainRequest(r) &&
+		fw.WriteFixedHead(http.StatusOK, e.head, int64(len(e.body))) {
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(e.body)
+		}
 		return nil
 	}
 	h := w.Header()

@@ -480,3 +480,87 @@ func TestCacheConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// fixedRecorder takes ready heads, as vhost's writer does over HTTP/1.
+type fixedRecorder struct {
+	*httptest.ResponseRecorder
+	fields string // the head taken, "" if none
+}
+
+func (w *fixedRecorder) WriteFixedHead(code int, fields []byte, length int64) bool {
+	if len(w.Header()) != 0 {
+		return false
+	}
+	w.fields = string(fields)
+	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+	w.WriteHeader(code)
+	return true
+}
+
+// TestCachedHead: a plain GET or HEAD of a cached file sends the entry's
+// ready head, which holds exactly the fields the header map would have
+// held, in the order the engine writes a map; anything else (a range, a
+// condition, a map that holds a field already) goes through the map.
+func TestCachedHead(t *testing.T) {
+	wait := shortSettle(t)
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a.html"), "<p>hello</p>")
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(root, "a.html"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, cc := range []string{"", "max-age=60"} {
+		s, err := New(root, Options{CacheControl: cc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		time.Sleep(wait)
+		// Through the map (the recorder takes no ready head): what the
+		// ready head must equal.
+		viaMap := get(t, s, "/a.html")
+		if !cachedFile(s, "a.html") {
+			t.Fatal("a.html was not cached")
+		}
+		viaMap = get(t, s, "/a.html")
+		h := viaMap.Header().Clone()
+		var want strings.Builder
+		h.Write(&want)
+
+		for _, tt := range []struct {
+			method, header string
+			ready          bool
+			status         int
+			body           string
+		}{
+			{"GET", "", true, 200, "<p>hello</p>"},
+			{"HEAD", "", true, 200, ""},
+			{"GET", "Range", false, 206, "<p>"},
+			{"GET", "If-None-Match", false, 304, ""},
+			{"GET", "X-Set", false, 200, "<p>hello</p>"},
+		} {
+			r := httptest.NewRequest(tt.method, "/a.html", nil)
+			w := &fixedRecorder{ResponseRecorder: httptest.NewRecorder()}
+			switch tt.header {
+			case "Range":
+				r.Header.Set("Range", "bytes=0-2")
+			case "If-None-Match":
+				r.Header.Set("If-None-Match", h.Get("Etag"))
+			case "X-Set":
+				w.Header().Set("X-Frame-Options", "DENY") // a field set before: the map must be used
+			}
+			if err := s.Serve(w, r, "/a.html"); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.fields != ""; got != tt.ready {
+				t.Errorf("cache-control %q, %s %s: ready head used %v, want %v", cc, tt.method, tt.header, got, tt.ready)
+			}
+			if tt.ready && w.fields != want.String() {
+				t.Errorf("cache-control %q: ready head\n%q\nwant what the map gives\n%q", cc, w.fields, want.String())
+			}
+			if w.Code != tt.status || w.Body.String() != tt.body {
+				t.Errorf("cache-control %q, %s %s: %d %q, want %d %q", cc, tt.method, tt.header, w.Code, w.Body.String(), tt.status, tt.body)
+			}
+		}
+	}
+}

@@ -85,6 +85,9 @@ func New(root string, opts Options) (*FileServer, error) {
 	s.beneath, _ = openDirHandle(root)
 	s.rootSlash = strings.TrimSuffix(r.Name(), "/") + "/"
 	s.cache = newCache(s.beneath, opts.Cache)
+	if s.cache != nil {
+		s.cache.cacheControl = opts.CacheControl
+	}
 	return s, nil
 }
 

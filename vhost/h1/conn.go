@@ -95,7 +95,8 @@ type conn struct {
 	afterPost bool // the last request was a POST
 	closing   bool // close after the current answer
 
-	rdl time.Time // the read deadline set on nc, zero for none
+	rdl   time.Time // the read deadline set on nc, zero for none
+	rdlAt int64     // rdl on the clock of nanotime, 0 for none
 
 	// Idle waiting and client-gone watching, through rc.
 	tryReadFn func(fd uintptr) bool
@@ -168,15 +169,21 @@ func (c *conn) idleTimeout() time.Duration {
 // as in net/http: a client that connects and says nothing is not idle.
 func (c *conn) idle(first bool) bool {
 	c.release()
-	now := time.Now() // one clock read for the deadline and idleSince
+	now := nanotime()
 	if d := c.srv.ReadHeaderTimeout; first && d > 0 {
-		c.setReadDeadline(now.Add(d))
+		c.setReadDeadline(time.Now().Add(d))
 	} else if d := c.idleTimeout(); d > 0 {
-		c.setReadDeadline(now.Add(d))
+		// The deadline is set idleSlack beyond the timeout and moves
+		// only once it is less than the timeout away: a busy connection
+		// renews it about once per idleSlack, not on every request (a
+		// timer change and three clock reads each time).
+		if renewIdle(c.rdlAt-now, d) {
+			c.setReadDeadline(time.Now().Add(d + idleSlack(d)))
+		}
 	} else if !c.rdl.IsZero() {
 		c.setReadDeadline(time.Time{})
 	}
-	c.idleSince.Store(int64(now.Sub(epoch)))
+	c.idleSince.Store(now)
 	if !c.small.Load() && c.srv.hot.Add(1) > maxHot {
 		// Enough connections wait on large stacks already.
 		c.srv.hot.Add(-1)
@@ -425,8 +432,24 @@ func (c *conn) setLowat() {
 	})
 }
 
+// idleSlack is how much longer than the idle timeout d a keep-alive
+// connection may wait for its next request: an eighth of d, at most a
+// second.
+func idleSlack(d time.Duration) time.Duration { return min(d/8, time.Second) }
+
+// renewIdle reports whether a read deadline left nanoseconds away (0 or
+// less: none, or passed) must be set anew for an idle wait of d: it must
+// be at least d away, and not more than d and idleSlack(d).
+func renewIdle(left int64, d time.Duration) bool {
+	return left < int64(d) || left > int64(d+idleSlack(d))
+}
+
 func (c *conn) setReadDeadline(t time.Time) {
 	c.rdl = t
+	c.rdlAt = 0
+	if !t.IsZero() {
+		c.rdlAt = int64(t.Sub(epoch))
+	}
 	_ = c.nc.SetReadDeadline(t)
 }
 

@@ -78,15 +78,15 @@ func (w *response) WriteHeader(code int) {
 }
 
 // WriteHeaderBlock is WriteHeader for an answer whose header fields are
-// fixed in advance, such as an error page: block holds them as lines
-// "Name: value\r\n", sorted by name, valid, with a Content-Length line
-// for length bytes and a Content-Type line, and without the fields the
-// engine writes itself (Date, Connection, Transfer-Encoding). The header
-// map is not read. What goes out is what WriteHeader would send for a
-// map holding those fields, less the work of reading and sorting it.
-// closing asks to close the connection after the answer. code must allow
-// a body (not 1xx, 204 or 304).
-func (w *response) WriteHeaderBlock(code int, block []byte, length int64, closing bool) {
+// fixed in advance, such as an error page or a cached file: block and
+// then more hold them as lines "Name: value\r\n", sorted by name, valid,
+// with a Content-Length line for length bytes and a Content-Type line,
+// and without the fields the engine writes itself (Date, Connection,
+// Transfer-Encoding). The header map is not read. What goes out is what
+// WriteHeader would send for a map holding those fields, less the work
+// of reading and sorting it. closing asks to close the connection after
+// the answer. code must allow a body (not 1xx, 204 or 304).
+func (w *response) WriteHeaderBlock(code int, block, more []byte, length int64, closing bool) {
 	if w.status != 0 || w.done {
 		return
 	}
@@ -101,6 +101,7 @@ func (w *response) WriteHeaderBlock(code int, block []byte, length int64, closin
 	}
 	c.out = appendStatusLine(c.out, code, w.http10)
 	c.out = append(c.out, block...)
+	c.out = append(c.out, more...)
 }
 
 // snapshot writes the status line and the handler's header fields into

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -775,4 +776,103 @@ func TestReadFromDoesNotCorkReaders(t *testing.T) {
 	if <-corked {
 		t.Error("TCP_CORK was set while a reader that is not a file was copied")
 	}
+}
+
+// TestWriteHeaderBlockMatchesMap: a head given ready-made, in two parts,
+// goes out byte for byte as the same fields set in the header map would,
+// for GET and HEAD, HTTP/1.1 and HTTP/1.0.
+func TestWriteHeaderBlockMatchesMap(t *testing.T) {
+	body := "<p>hello</p>"
+	fields := map[string]string{"Accept-Ranges": "bytes", "Content-Length": "12",
+		"Content-Type": "text/html; charset=utf-8", "Etag": `"x"`, "Server": "httpd"}
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			type blockWriter interface {
+				WriteHeaderBlock(code int, block, more []byte, length int64, closing bool)
+			}
+			w.(blockWriter).WriteHeaderBlock(200, []byte("Accept-Ranges: bytes\r\nContent-Length: 12\r\n"+
+				"Content-Type: text/html; charset=utf-8\r\nEtag: \"x\"\r\n"), []byte("Server: httpd\r\n"), 12, false)
+		} else {
+			for k, v := range fields {
+				w.Header().Set(k, v)
+			}
+			w.WriteHeader(200)
+		}
+		if r.Method != "HEAD" {
+			io.WriteString(w, body)
+		}
+	})
+	date := regexp.MustCompile(`Date: [^\r]*\r\n`)
+	get := func(method, path, proto string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "%s %s %s\r\nHost: a\r\nConnection: close\r\n\r\n", method, path, proto)
+		b, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return date.ReplaceAllString(string(b), "Date: -\r\n")
+	}
+	for _, method := range []string{"GET", "HEAD"} {
+		for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
+			viaMap, viaBlock := get(method, "/map", proto), get(method, "/block", proto)
+			if viaMap != viaBlock {
+				t.Errorf("%s %s: the ready head sent\n%q\nthe map\n%q", method, proto, viaBlock, viaMap)
+			}
+			if !strings.Contains(viaBlock, "Server: httpd\r\n") || (method == "GET") != strings.HasSuffix(viaBlock, body) {
+				t.Errorf("%s %s: %q", method, proto, viaBlock)
+			}
+		}
+	}
+}
+
+func TestRenewIdle(t *testing.T) {
+	const s = int64(time.Second)
+	tests := []struct {
+		left int64
+		d    time.Duration
+		want bool
+	}{
+		{0, 300 * time.Second, true},                                   // no deadline
+		{-5 * s, 300 * time.Second, true},                              // passed
+		{299 * s, 300 * time.Second, true},                             // less than the timeout away
+		{300 * s, 300 * time.Second, false},                            // exactly the timeout
+		{300*s + s/2, 300 * time.Second, false},                        // within the slack (1 s)
+		{301 * s, 300 * time.Second, false},                            // the slack's end
+		{302 * s, 300 * time.Second, true},                             // further than timeout and slack
+		{400 * int64(time.Millisecond), 300 * time.Millisecond, true},  // 300 ms: slack 37.5 ms
+		{330 * int64(time.Millisecond), 300 * time.Millisecond, false}, // within it
+	}
+	for _, tt := range tests {
+		if got := renewIdle(tt.left, tt.d); got != tt.want {
+			t.Errorf("renewIdle(%v, %v) = %v, want %v", time.Duration(tt.left), tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestIdleKeepsDeadline: back-to-back requests on a keep-alive connection
+// leave its idle deadline where the first one put it, at least the idle
+// timeout ahead.
+func TestIdleKeepsDeadline(t *testing.T) {
+	s, get := echoClient(t) // IdleTimeout 10s
+	get("/1")
+	var first time.Time
+	waitConn(t, s, "has no idle deadline", func(sc *conn) bool {
+		if sc.state.Load() != stateIdle { // read first: it orders the read of rdl after its write
+			return false
+		}
+		first = sc.rdl
+		return !first.IsZero()
+	})
+	if left := time.Until(first); left < 9*time.Second || left > 11*time.Second+idleSlack(10*time.Second) {
+		t.Fatalf("idle deadline %v away, want 10s to 10s and the slack", left)
+	}
+	get("/2")
+	waitConn(t, s, "moved its idle deadline", func(sc *conn) bool {
+		return sc.state.Load() == stateIdle && sc.rdl.Equal(first)
+	})
 }
