@@ -198,7 +198,7 @@ func (c *conn) idle(first bool) bool {
 		c.close()
 		return false
 	}
-	if c.fair.yieldNow() {
+	if c.fair.yieldNow(now) {
 		// Let the other connections run first: by the time this one
 		// is back, its client has often sent the next request, and the
 		// read below finds it instead of failing with EAGAIN and

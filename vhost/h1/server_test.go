@@ -383,7 +383,7 @@ func TestYieldNow(t *testing.T) {
 			}
 			p := tc.polled()
 			f.polled.Store(p)
-			if got := f.yieldNow(); got != tc.want {
+			if got := f.yieldNow(nanotime()); got != tc.want {
 				t.Fatalf("yieldNow = %v, want %v", got, tc.want)
 			}
 			if renewed := f.polled.Load() != p; renewed != tc.renewed {

@@ -62,9 +62,9 @@ type Fairness struct {
 func (f *Fairness) Close() error { return f.watched.close() }
 
 // yieldNow reports whether a connection that has just answered should let
-// the others run before it looks for its next request.
-func (f *Fairness) yieldNow() bool {
-	now := nanotime()
+// the others run before it looks for its next request. now is nanotime,
+// read by the caller.
+func (f *Fairness) yieldNow(now int64) bool {
 	if now-f.polled.Load() < int64(yieldWindow) {
 		return true
 	}
