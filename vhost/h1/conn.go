@@ -57,13 +57,14 @@ var (
 type conn struct {
 	srv  *Server
 	fair *Fairness // srv's
-	// hdrHint is how many header fields the last answer on the
-	// connection had: the next answer's header map is made that large,
-	// so a site whose answers carry more fields than a small map holds
-	// (eight) does not grow the map on every request.
-	hdrHint int
-	nc      net.Conn
-	rc      syscall.RawConn // nil when nc has no file descriptor (TLS, pipes)
+	// spare is the header map of the last answer, emptied, for the
+	// next one: a map is made once per connection, not per request, and
+	// keeps the size the site's answers need. nil while an answer holds
+	// it, or after one that was hijacked, panicked or grew past
+	// maxSpareFields.
+	spare http.Header
+	nc    net.Conn
+	rc    syscall.RawConn // nil when nc has no file descriptor (TLS, pipes)
 	// wrc watches for the client going away: rc, or the raw TCP
 	// connection under TLS, where it only peeks (never reads) so the
 	// TLS stream is left alone. nil when there is none.

@@ -76,6 +76,13 @@ func (c *conn) serve() (keep bool) {
 	w.finish()
 	ex.ctx.cancel(context.Canceled)
 	c.unwatch(&ex.ctx)
+	if w.hdr != nil && len(w.hdr) <= maxSpareFields {
+		// The handler has returned, and with it the use of its writer
+		// (as net/http's contract has it): the map serves the next
+		// answer.
+		clear(w.hdr)
+		c.spare, w.hdr = w.hdr, nil
+	}
 	if w.err != nil {
 		return false
 	}
@@ -88,6 +95,10 @@ func (c *conn) serve() (keep bool) {
 	}
 	return !c.closing
 }
+
+// maxSpareFields is the most header fields an answer's map may have held
+// to be kept for the next answer.
+const maxSpareFields = 32
 
 // runHandler calls the handler, turning a panic into a closed connection
 // as net/http does. It reports false if the connection is gone (panic or

@@ -51,7 +51,10 @@ var errWriteAfterEnd = errors.New("h1: write after the handler returned")
 
 func (w *response) Header() http.Header {
 	if w.hdr == nil {
-		w.hdr = make(http.Header, max(4, w.ex.c.hdrHint))
+		c := w.ex.c
+		if w.hdr, c.spare = c.spare, nil; w.hdr == nil {
+			w.hdr = make(http.Header, 8)
+		}
 	}
 	return w.hdr
 }
@@ -378,7 +381,6 @@ func (w *response) finish() {
 	w.commit(true)
 	w.done = true
 	c := w.ex.c
-	c.hdrHint = min(len(w.hdr), 32)
 	if w.chunked {
 		c.out = append(c.out, "0\r\n"...)
 		c.out = w.appendTrailers(c.out)

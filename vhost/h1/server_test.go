@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -875,4 +877,51 @@ func TestIdleKeepsDeadline(t *testing.T) {
 	waitConn(t, s, "moved its idle deadline", func(sc *conn) bool {
 		return sc.state.Load() == stateIdle && sc.rdl.Equal(first)
 	})
+}
+
+// TestHeaderMapReused: the next answer on a connection gets the last
+// one's header map, emptied: nothing set for one answer shows in the
+// next, and no new map is made.
+func TestHeaderMapReused(t *testing.T) {
+	var mu sync.Mutex
+	var maps []uintptr
+	addr := startServer(t, &Server{}, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		h := w.Header()
+		if len(h) != 0 {
+			t.Errorf("%s: the header map holds %v", r.URL.Path, h)
+		}
+		maps = append(maps, reflect.ValueOf(h).Pointer())
+		h.Set("X-Path", r.URL.Path)
+		if r.URL.Path == "/1" {
+			h.Set("X-Only-First", "1")
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for _, p := range []string{"/1", "/2", "/3"} {
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", p)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if got := resp.Header.Get("X-Path"); got != p {
+			t.Errorf("%s: X-Path %q", p, got)
+		}
+		if p != "/1" && resp.Header.Get("X-Only-First") != "" {
+			t.Errorf("%s: a field of the first answer came along", p)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(maps) != 3 || maps[1] != maps[0] || maps[2] != maps[0] {
+		t.Errorf("header maps %x: want one, reused", maps)
+	}
 }
