@@ -51,6 +51,9 @@ var (
 	reqPool  = sync.Pool{New: func() any { return new(request) }}
 	readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 	outPool  = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
+	// hdrPool holds empty answer header maps: a map is made once per
+	// busy connection or so, not once per request.
+	hdrPool sync.Pool
 )
 
 // conn is one client connection.
@@ -58,9 +61,9 @@ type conn struct {
 	srv  *Server
 	fair *Fairness // srv's
 	// spare is the header map of the last answer, emptied, for the
-	// next one: a map is made once per connection, not per request, and
-	// keeps the size the site's answers need. nil while an answer holds
-	// it, or after one that was hijacked, panicked or grew past
+	// next one; it goes back to hdrPool when the connection goes idle,
+	// so that idle connections hold none. nil while an answer holds it,
+	// or after one that was hijacked, panicked or grew past
 	// maxSpareFields.
 	spare http.Header
 	nc    net.Conn
@@ -368,6 +371,10 @@ func (c *conn) release() {
 		c.req.raw = nil
 		reqPool.Put(c.req)
 		c.req = nil
+	}
+	if c.spare != nil {
+		hdrPool.Put(c.spare)
+		c.spare = nil
 	}
 }
 

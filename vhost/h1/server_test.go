@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -879,9 +880,10 @@ func TestIdleKeepsDeadline(t *testing.T) {
 	})
 }
 
-// TestHeaderMapReused: the next answer on a connection gets the last
-// one's header map, emptied: nothing set for one answer shows in the
-// next, and no new map is made.
+// TestHeaderMapReused: answers get the header maps of earlier ones,
+// emptied: nothing set for one answer shows in the next, and maps are
+// made far fewer times than answers (not never: sync.Pool may drop one,
+// and under the race detector it drops some on purpose).
 func TestHeaderMapReused(t *testing.T) {
 	var mu sync.Mutex
 	var maps []uintptr
@@ -905,7 +907,11 @@ func TestHeaderMapReused(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
-	for _, p := range []string{"/1", "/2", "/3"} {
+	paths := []string{"/1"}
+	for i := 2; i <= 40; i++ {
+		paths = append(paths, "/"+strconv.Itoa(i))
+	}
+	for _, p := range paths {
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", p)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -921,7 +927,13 @@ func TestHeaderMapReused(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(maps) != 3 || maps[1] != maps[0] || maps[2] != maps[0] {
-		t.Errorf("header maps %x: want one, reused", maps)
+	distinct := map[uintptr]bool{}
+	for _, m := range maps {
+		distinct[m] = true
+	}
+	// The race detector's pool drops a quarter of what it is given:
+	// about 11 maps for 40 answers, where 30 is far out of reach.
+	if len(maps) != len(paths) || len(distinct) > len(paths)*3/4 {
+		t.Errorf("%d answers had %d header maps: want them reused", len(maps), len(distinct))
 	}
 }
