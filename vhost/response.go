@@ -81,8 +81,7 @@ var serverLine = []byte("Server: " + serverHeader[0] + "\r\n")
 // otherwise it writes nothing and reports false, and the caller goes
 // through the map.
 func (rw *responseWriter) WriteFixedHead(code int, fields []byte, length int64) bool {
-	h := rw.ResponseWriter.Header()
-	if len(h) != 1 || !isServerHeader(h["Server"]) {
+	if !onlyServerField(rw.ResponseWriter.Header()) {
 		return false
 	}
 	return rw.writeHeaderBlock(code, fields, serverLine, length, false)

@@ -259,7 +259,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int) {
 	closing := status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status >= 500 && r.Body != nil
 	// When the map holds only the Server field the vhost put there, the
 	// whole head is known: the engine can take it ready-made.
-	if rw, ok := w.(*responseWriter); ok && len(h) == 1 && isServerHeader(h["Server"]) &&
+	if rw, ok := w.(*responseWriter); ok && onlyServerField(h) &&
 		rw.writeHeaderBlock(status, p.head, nil, int64(len(p.body)), closing) {
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(p.body)
@@ -299,10 +299,12 @@ func baseWriter(w http.ResponseWriter) *responseWriter {
 	return nil
 }
 
-// isServerHeader reports whether v is the Server value newResponseWriter
-// puts in every response's map (the same slice, so not replaced).
-func isServerHeader(v []string) bool {
-	return len(v) == 1 && &v[0] == &serverHeader[0]
+// onlyServerField reports whether h holds nothing but the Server field
+// newResponseWriter puts in every response's map (the same slice, so not
+// replaced): then the whole head of an answer can be known in advance.
+func onlyServerField(h http.Header) bool {
+	v := h["Server"]
+	return len(h) == 1 && len(v) == 1 && &v[0] == &serverHeader[0]
 }
 
 // errorPage is the fixed answer for one status. Its slices are shared by

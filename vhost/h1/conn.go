@@ -51,8 +51,8 @@ var (
 	reqPool  = sync.Pool{New: func() any { return new(request) }}
 	readPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 	outPool  = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
-	// hdrPool holds empty answer header maps: a map is made once per
-	// busy connection or so, not once per request.
+	// hdrPool holds emptied answer header maps: a map is made about once
+	// per busy connection, not once per request (see conn.serve).
 	hdrPool sync.Pool
 )
 
@@ -60,14 +60,8 @@ var (
 type conn struct {
 	srv  *Server
 	fair *Fairness // srv's
-	// spare is the header map of the last answer, emptied, for the
-	// next one; it goes back to hdrPool when the connection goes idle,
-	// so that idle connections hold none. nil while an answer holds it,
-	// or after one that was hijacked, panicked or grew past
-	// maxSpareFields.
-	spare http.Header
-	nc    net.Conn
-	rc    syscall.RawConn // nil when nc has no file descriptor (TLS, pipes)
+	nc   net.Conn
+	rc   syscall.RawConn // nil when nc has no file descriptor (TLS, pipes)
 	// wrc watches for the client going away: rc, or the raw TCP
 	// connection under TLS, where it only peeks (never reads) so the
 	// TLS stream is left alone. nil when there is none.
@@ -99,8 +93,7 @@ type conn struct {
 	afterPost bool // the last request was a POST
 	closing   bool // close after the current answer
 
-	rdl   time.Time // the read deadline set on nc, zero for none
-	rdlAt int64     // rdl on the clock of nanotime, 0 for none
+	rdl time.Time // the read deadline set on nc, zero for none
 
 	// Idle waiting and client-gone watching, through rc.
 	tryReadFn func(fd uintptr) bool
@@ -181,7 +174,7 @@ func (c *conn) idle(first bool) bool {
 		// only once it is less than the timeout away: a busy connection
 		// renews it about once per idleSlack, not on every request (a
 		// timer change and three clock reads each time).
-		if renewIdle(c.rdlAt-now, d) {
+		if renewIdle(c.deadlineLeft(now), d) {
 			c.setReadDeadline(time.Now().Add(d + idleSlack(d)))
 		}
 	} else if !c.rdl.IsZero() {
@@ -372,10 +365,6 @@ func (c *conn) release() {
 		reqPool.Put(c.req)
 		c.req = nil
 	}
-	if c.spare != nil {
-		hdrPool.Put(c.spare)
-		c.spare = nil
-	}
 }
 
 // close closes the connection for good.
@@ -452,12 +441,18 @@ func renewIdle(left int64, d time.Duration) bool {
 	return left < int64(d) || left > int64(d+idleSlack(d))
 }
 
+// deadlineLeft is how far the read deadline is from now (nanotime), 0
+// when there is none. It reads no clock: rdl carries its monotonic
+// reading.
+func (c *conn) deadlineLeft(now int64) int64 {
+	if c.rdl.IsZero() {
+		return 0
+	}
+	return int64(c.rdl.Sub(epoch)) - now
+}
+
 func (c *conn) setReadDeadline(t time.Time) {
 	c.rdl = t
-	c.rdlAt = 0
-	if !t.IsZero() {
-		c.rdlAt = int64(t.Sub(epoch))
-	}
 	_ = c.nc.SetReadDeadline(t)
 }
 

@@ -78,10 +78,11 @@ func (c *conn) serve() (keep bool) {
 	c.unwatch(&ex.ctx)
 	if w.hdr != nil && len(w.hdr) <= maxSpareFields {
 		// The handler has returned, and with it the use of its writer
-		// (as net/http's contract has it): the map serves the next
+		// (as net/http's contract has it): the map serves a later
 		// answer.
 		clear(w.hdr)
-		c.spare, w.hdr = w.hdr, nil
+		hdrPool.Put(w.hdr)
+		w.hdr = nil
 	}
 	if w.err != nil {
 		return false
@@ -97,7 +98,7 @@ func (c *conn) serve() (keep bool) {
 }
 
 // maxSpareFields is the most header fields an answer's map may have held
-// to be kept for the next answer.
+// to be kept for a later answer.
 const maxSpareFields = 32
 
 // runHandler calls the handler, turning a panic into a closed connection

@@ -51,13 +51,10 @@ var errWriteAfterEnd = errors.New("h1: write after the handler returned")
 
 func (w *response) Header() http.Header {
 	if w.hdr == nil {
-		c := w.ex.c
-		if w.hdr, c.spare = c.spare, nil; w.hdr == nil {
-			if h, ok := hdrPool.Get().(http.Header); ok {
-				w.hdr = h
-			} else {
-				w.hdr = make(http.Header, 8)
-			}
+		if h, ok := hdrPool.Get().(http.Header); ok {
+			w.hdr = h
+		} else {
+			w.hdr = make(http.Header, 8)
 		}
 	}
 	return w.hdr

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"httpd/internal/testutil"
 )
 
 func httpEcho(w http.ResponseWriter, r *http.Request) {
@@ -261,18 +263,15 @@ func echoClient(t *testing.T) (*Server, func(path string)) {
 // state ok looks for.
 func waitConn(t *testing.T, s *Server, what string, ok func(*conn) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	testutil.WaitUntil(t, "the idle connection: it "+what, func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		found := false
 		for sc := range s.conns {
 			found = ok(sc)
 		}
-		s.mu.Unlock()
-		if found {
-			return
-		}
-	}
-	t.Fatalf("the idle connection %s", what)
+		return found
+	})
 }
 
 // TestIdleMovesToSmallStack: a keep-alive connection idle past
