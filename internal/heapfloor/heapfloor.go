@@ -7,8 +7,8 @@
 // dozens of times a second: serving a cached 1 KiB file over HTTP/2
 // (h2load, 10 connections of 100 streams, one CPU) the collector, its
 // assists and the stacks it shrinks and the handlers grow again took
-// about 30% of the CPU, and GOGC=400 (a 16 MiB least goal) served 15–20% more requests. A
-// fixed GOGC that high would let a large heap (thousands of connections,
+// about 30% of the CPU, and GOGC=400 (a 16 MiB least goal) served
+// 15–20% more requests. A fixed GOGC that high would let a large heap (thousands of connections,
 // each with its buffers) grow five times over, so instead, after each
 // collection, Start sets the percent that makes the next goal the live
 // heap plus the floor, and never below 100: a live heap as large as the
@@ -51,7 +51,7 @@ func Start(floor uint64) bool {
 		return false
 	}
 	start.Do(func() {
-		t := &tuner{floor: floor, sample: samples()}
+		t := &tuner{floor: floor, sample: samples(scanned)}
 		t.tune()
 		t.arm()
 		go watchQuiet(floor, time.NewTicker(time.Second).C)
@@ -86,19 +86,11 @@ var watched = []string{"/gc/heap/allocs:bytes", "/gc/heap/live:bytes",
 // check reports whether to give memory back now.
 func (w *quietWatch) check(floor uint64) bool {
 	if w.sample == nil {
-		w.sample = make([]metrics.Sample, len(watched))
-		for i, name := range watched {
-			w.sample[i].Name = name
-		}
+		w.sample = samples(watched)
 	}
 	metrics.Read(w.sample)
-	v := make([]uint64, len(w.sample))
-	for i, s := range w.sample {
-		if s.Value.Kind() == metrics.KindUint64 {
-			v[i] = s.Value.Uint64()
-		}
-	}
-	return w.decide(v[0], v[1], v[2]+v[3]+v[4], floor)
+	v := func(i int) uint64 { return value(w.sample[i]) }
+	return w.decide(v(0), v(1), v(2)+v(3)+v(4), floor)
 }
 
 // decide is check's rule, given the bytes allocated so far, the live
@@ -120,12 +112,21 @@ func (w *quietWatch) decide(allocs, live, held, floor uint64) bool {
 // What the collector's goal is a percent of.
 var scanned = []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
-func samples() []metrics.Sample {
-	s := make([]metrics.Sample, len(scanned))
-	for i, name := range scanned {
+// samples makes the samples that read the metrics names.
+func samples(names []string) []metrics.Sample {
+	s := make([]metrics.Sample, len(names))
+	for i, name := range names {
 		s[i].Name = name
 	}
 	return s
+}
+
+// value is a sample's figure, 0 where the runtime has none.
+func value(s metrics.Sample) uint64 {
+	if s.Value.Kind() == metrics.KindUint64 {
+		return s.Value.Uint64()
+	}
+	return 0
 }
 
 type tuner struct {
@@ -156,9 +157,7 @@ func (t *tuner) tune() {
 	metrics.Read(t.sample)
 	var live uint64
 	for _, s := range t.sample {
-		if s.Value.Kind() == metrics.KindUint64 {
-			live += s.Value.Uint64()
-		}
+		live += value(s)
 	}
 	p := Percent(live, t.floor)
 	// Small changes are left alone: setting the percent takes the

@@ -42,7 +42,7 @@ func TestStartFollowsCollections(t *testing.T) {
 	}
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
-	tu := &tuner{floor: Floor, sample: samples()}
+	tu := &tuner{floor: Floor, sample: samples(scanned)}
 	var live []byte
 	for _, size := range []int{1 << 20, 48 << 20} {
 		live = make([]byte, size)
